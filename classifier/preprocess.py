@@ -1,0 +1,281 @@
+"""Turn any user image (upload, drawing, array) into exactly what a model takes.
+
+One path for the app, the CLI and the tests: `open_image` reads what a user can give,
+`to_gray`/`to_rgb` flatten it (transparency onto white), and `prepare` applies the
+dataset's recipe, so a drawing is made the way the training images were made:
+
+* "mnist" (LeCun et al.): white ink on black; the ink's bounding box is fitted into a
+  20x20 box keeping its aspect ratio (antialiased), placed on 28x28 black and moved by
+  whole pixels so its intensity centre of mass is at (14, 14); pixels moved off are dropped.
+* "fashion" (Xiao et al. 2017): trim to the item, scale its longest edge to 28, centre
+  the box (its geometric centre) on 28x28 black; a light background is negated.
+* "plain": resize the whole image to the model's (H, W) (bilinear, aspect not kept, as Keras'
+  image_dataset_from_directory does), grayscale or RGB; a uniform image is not an error here.
+
+Thresholds for "mnist"/"fashion", on the grayscale image in [0, 255]:
+* light background: the median of the border pixels is above 127; the image is negated.
+* the background level (border median) is subtracted, so the background becomes 0.
+* blank: the brightest pixel is less than 16 grey levels above the background.
+* ink (what the bounding box is drawn around): pixels above 10% of the brightest.
+* after resizing, the ink is rescaled so thin strokes keep their brightness: to 255 for
+  "mnist" (MNIST digits all peak at 255), to the peak before resizing for "fashion" (a pale
+  garment stays pale, as in Fashion-MNIST).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .data import STYLES
+
+__all__ = ["open_image", "to_gray", "to_rgb", "Prepared", "prepare"]
+
+_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+_LIGHT_BACKGROUND = 127.0  # border median above this: dark ink on a light background
+_MIN_CONTRAST = 16.0  # brightest ink less than this above the background: blank
+_INK_FRACTION = 0.1  # ink is what is brighter than this share of the brightest pixel
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow's convert("L")
+_NOTHING = "nothing to classify: draw something or upload an image"
+_BLANK = "the image is blank: draw or upload something with visible content"
+
+
+def open_image(source) -> Image.Image:
+    """Read a path, bytes, PIL image, numpy array or Gradio Sketchpad dict as an upright image."""
+    if isinstance(source, dict):
+        return _open_sketch(source)
+    if source is None:
+        raise ValueError(_NOTHING)
+    if isinstance(source, Image.Image):
+        img = _decoded(source, "(a PIL image)")
+    elif isinstance(source, np.ndarray):
+        img = _from_array(source)
+    elif isinstance(source, (bytes, bytearray)):
+        img = _read(io.BytesIO(source), f"({len(source)} bytes)", len(source))
+    elif isinstance(source, (str, Path)):
+        img = _read_path(Path(source))
+    else:
+        raise ValueError(f"cannot read an image from a {type(source).__name__}: give a file path, "
+                         "bytes, a PIL image, a numpy array or a Sketchpad value")
+    if 0 in img.size:
+        raise ValueError(_NOTHING)
+    return img
+
+
+def _open_sketch(value: dict) -> Image.Image:
+    """The composite of a Gradio Sketchpad/ImageEditor value; nothing drawn is an error."""
+    if "composite" not in value:
+        raise ValueError(f"expected a Sketchpad value with a 'composite' key, "
+                         f"got keys {sorted(value)}")
+    img = open_image(value["composite"])
+    if "A" in img.getbands() and img.getchannel("A").getextrema()[1] == 0:
+        raise ValueError(_NOTHING)  # a fully transparent canvas
+    return img
+
+
+def _read_path(path: Path) -> Image.Image:
+    """Open an image file, with errors that name the file."""
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError:  # e.g. a name too long to be a path
+        size = None
+    if size is None:
+        raise ValueError(f"could not read the image: no file at {str(path)[:200]!r}")
+    return _read(path, repr(str(path)), size)
+
+
+def _read(fp, name: str, size: int) -> Image.Image:
+    """Decode one of _FORMATS from a path or file object: first frame, EXIF upright."""
+    if size == 0:
+        raise ValueError(f"could not read the image {name}: the file is empty (0 bytes)")
+    try:
+        with Image.open(fp, formats=_FORMATS) as img:
+            return _decoded(img, name)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ValueError(f"image is too large: {name}: {err}") from err
+    except UnidentifiedImageError as err:
+        raise ValueError(f"could not read the image {name}: not a {'/'.join(_FORMATS)} file, "
+                         "or a damaged one; upload a PNG or JPEG") from err
+
+
+def _decoded(img: Image.Image, name: str) -> Image.Image:
+    """Load the first frame and apply the EXIF orientation; decoding errors become ValueError."""
+    limit = Image.MAX_IMAGE_PIXELS  # Pillow warns between 1x and 2x this; we refuse
+    if limit and img.width * img.height > limit:
+        raise ValueError(f"image is too large: {name} is {img.width}x{img.height} pixels, over "
+                         f"the limit of {limit:,}; scale it down and try again")
+    try:
+        if img.tell() != 0:
+            img.seek(0)  # animated: first frame
+        img.load()  # truncated files fail here, not later
+        return ImageOps.exif_transpose(img)  # an upright copy
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ValueError(f"image is too large: {name}: {err}") from err
+    except Exception as err:  # Pillow raises OSError, SyntaxError, EOFError, struct.error...
+        raise ValueError(f"could not read the image {name}: the file is truncated or damaged "
+                         f"({err})") from err
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    """An L, RGB or RGBA image from an HxW, HxWx1, HxWx3 or HxWx4 array."""
+    a = a[:, :, 0] if a.ndim == 3 and a.shape[2] == 1 else a
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+        raise ValueError(f"expected an image array of shape HxW, HxWx1, HxWx3 or HxWx4, "
+                         f"got {a.shape}")
+    if a.size == 0:
+        raise ValueError(_NOTHING)
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * np.uint8(255)
+    elif a.dtype.kind not in "iuf":
+        raise ValueError(f"expected an array of bool, integer or float pixels, got dtype {a.dtype}")
+    return Image.fromarray(a if a.dtype == np.uint8 else _scaled_uint8(a))
+
+
+def _scaled_uint8(a: np.ndarray) -> np.ndarray:
+    """uint16 (or ints above 255) scaled from 0-65535, floats from 0-1 (if max <= 1) or 0-255."""
+    lo, hi = float(a.min()), float(a.max())
+    if a.dtype == np.uint16 or (a.dtype.kind in "iu" and hi > 255):
+        full = 65535.0
+    else:
+        full = 1.0 if a.dtype.kind == "f" and hi <= 1 else 255.0
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > full:
+        raise ValueError(f"pixel values must be in [0, 1] or [0, 255] ([0, 65535] for 16-bit), "
+                         f"got {a.dtype} values from {lo} to {hi}")
+    return np.rint(a.astype(np.float32) * np.float32(255 / full)).astype(np.uint8)
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    """Float32 pixels in [0, 255], HxW or HxWx3, with any transparency composited on white."""
+    if img.mode == "F":
+        a = np.nan_to_num(np.asarray(img, np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        return np.clip(a * 255 if a.max() <= 1 else a, 0, 255)
+    if img.mode == "I" or img.mode.startswith("I;16"):  # 16-bit data: scale, don't clip at 255
+        return np.clip(np.asarray(img, np.float32), 0, 65535) / np.float32(257)
+    if img.has_transparency_data:  # alpha band, or a transparent palette entry or colour
+        white = Image.new("RGBA", img.size, "white")
+        img = Image.alpha_composite(white, img.convert("RGBA")).convert("RGB")
+    elif img.mode not in ("L", "RGB"):
+        img = img.convert("L" if img.mode == "1" else "RGB")  # CMYK, YCbCr, palette...
+    return np.asarray(img, np.float32)
+
+
+def to_gray(img: Image.Image) -> np.ndarray:
+    """Grayscale float32 HxW in [0, 255] (transparency on white, 16-bit scaled, not clipped)."""
+    a = _pixels(img)
+    return a @ _LUMA if a.ndim == 3 else a
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """RGB uint8 HxWx3 (transparency on white, 16-bit scaled, not clipped)."""
+    if img.mode == "RGB" and "transparency" not in img.info:
+        return np.array(img)
+    a = _pixels(img)
+    a = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Prepared:
+    """A model's input and what it shows."""
+
+    batch: np.ndarray  # uint8, (1, H, W, C): exactly what the model takes
+    seen: np.ndarray  # uint8, (H, W) for C == 1 or (H, W, 3): "what the model sees"
+    inverted: bool  # True if a light background was detected and negated
+
+
+def prepare(source, image_shape=(28, 28, 1), style: str = "fashion") -> Prepared:
+    """Turn `source` (anything open_image takes) into model input by the dataset's recipe."""
+    h, w, c = _check_shape(image_shape, style)
+    img = open_image(source)
+    if style == "plain":
+        seen = _plain(img, h, w, c)
+        return Prepared(seen.reshape(1, h, w, c), seen, False)
+    ink, inverted = _ink(to_gray(img))
+    peak = float(ink.max())
+    if style == "mnist":
+        patch = _fit(_trim(ink, peak), 20, 255.0)
+        top, left = _centre_of_mass_offset(patch, 14.0)
+    else:
+        patch = _fit(_trim(ink, peak), 28, peak)
+        top, left = (28 - patch.shape[0]) // 2, (28 - patch.shape[1]) // 2
+    seen = _paste(patch, top, left, 28)
+    return Prepared(seen[None, :, :, None], seen, inverted)
+
+
+def _check_shape(image_shape, style: str) -> tuple[int, int, int]:
+    """(H, W, C) as ints, checked against the style."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    try:
+        h, w, c = (int(d) for d in image_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_shape must be (height, width, channels), "
+                         f"got {image_shape!r}") from None
+    if h < 1 or w < 1 or c not in (1, 3):
+        raise ValueError(f"image_shape must be (height, width, 1 or 3), got {image_shape!r}")
+    if style != "plain" and (h, w, c) != (28, 28, 1):
+        raise ValueError(f"style {style!r} makes 28x28x1 images, got image_shape {(h, w, c)}; "
+                         "use style='plain' for other shapes")
+    return h, w, c
+
+
+def _plain(img: Image.Image, h: int, w: int, c: int) -> np.ndarray:
+    """The whole image resized to (h, w): uint8 HxW gray (c == 1) or HxWx3 RGB."""
+    if c == 3:
+        return np.array(Image.fromarray(to_rgb(img)).resize((w, h), Image.Resampling.BILINEAR))
+    small = Image.fromarray(to_gray(img)).resize((w, h), Image.Resampling.BILINEAR)
+    return np.clip(np.rint(np.asarray(small)), 0, 255).astype(np.uint8)
+
+
+def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """White ink on a 0 background (negated if the border is light); blank raises ValueError."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    inverted = background > _LIGHT_BACKGROUND
+    ink = background - gray if inverted else gray - background  # (255-g) - (255-bg) when negated
+    ink = np.maximum(ink, 0)
+    if ink.max() < _MIN_CONTRAST:
+        raise ValueError(_BLANK)
+    return ink, inverted
+
+
+def _trim(ink: np.ndarray, peak: float) -> np.ndarray:
+    """Crop to the bounding box of pixels above _INK_FRACTION of the peak."""
+    mask = ink > _INK_FRACTION * peak
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _fit(patch: np.ndarray, box: int, new_peak: float) -> np.ndarray:
+    """Resize so the longest side is `box` (aspect kept, other side >= 1), peak set to new_peak."""
+    h, w = patch.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    # area average when shrinking (antialiased, no ringing), bilinear when enlarging
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    fitted = np.maximum(np.asarray(Image.fromarray(patch).resize(size, resample)), 0)
+    top = float(fitted.max())
+    if top <= 0:
+        raise ValueError(_BLANK)
+    return fitted * np.float32(new_peak / top)  # a thin stroke stays as bright as before
+
+
+def _centre_of_mass_offset(patch: np.ndarray, centre: float) -> tuple[int, int]:
+    """Top-left position that puts the patch's intensity centre of mass nearest `centre`."""
+    total = float(patch.sum())
+    cy = float(np.arange(patch.shape[0]) @ patch.sum(axis=1)) / total
+    cx = float(np.arange(patch.shape[1]) @ patch.sum(axis=0)) / total
+    return int(np.round(centre - cy)), int(np.round(centre - cx))
+
+
+def _paste(patch: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+    """Patch on a size x size black canvas at (top, left), clipped at the edges; uint8."""
+    canvas = np.zeros((size, size), np.float32)
+    h, w = patch.shape
+    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + h, size), min(left + w, size)
+    canvas[y0:y1, x0:x1] = patch[y0 - top:y1 - top, x0 - left:x1 - left]
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)

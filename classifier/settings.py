@@ -1,0 +1,48 @@
+"""The one dataclass that holds a training run's settings; it is saved beside the model."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+@dataclass
+class TrainSettings:
+    """Settings of one training run. None means "the model recipe's own default"."""
+
+    epochs: int | None = None            # None: the model's default (5 for the tutorials' MLPs)
+    batch_size: int = 128                # the tutorials use 32; 128 reaches the same accuracy faster
+    optimizer: str | None = None         # adam / sgd / rmsprop; None: the recipe's
+    learning_rate: float | None = None   # None: the recipe's
+    validation_split: float = 0.1        # share of train held out, when the dataset has no own split
+    lr_schedule: str = "cosine"          # "cosine": decay to 0 over the run; "constant": the tutorials'
+    seed: int = 0
+    steps_per_execution: int = 16        # batches per compiled step; the curve updates this often
+    max_seconds: float | None = None     # stop training after this long (keeps the weights)
+    tensorboard_dir: str | None = None   # write TensorBoard logs here
+    pretrained: bool = True              # MobileNetV2: ImageNet weights (needs them cached/online)
+
+    def __post_init__(self) -> None:
+        if self.epochs is not None and not 1 <= self.epochs <= 500:
+            raise ValueError(f"epochs must be between 1 and 500, got {self.epochs}")
+        if not 1 <= self.batch_size <= 4096:
+            raise ValueError(f"batch_size must be between 1 and 4096, got {self.batch_size}")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.learning_rate is not None and not 0 < self.learning_rate <= 10:
+            raise ValueError(f"learning_rate must be in (0, 10], got {self.learning_rate}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if not 0 <= self.validation_split < 1:
+            raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split}")
+        if self.steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be at least 1, got {self.steps_per_execution}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainSettings":
+        """Build from a dict, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,148 @@
+"""Training that a UI can watch and stop. Nothing here knows about Gradio.
+
+`train` runs `model.fit` with `LiveMetrics`, a callback that hands each update to any callable
+(`list.append`, `queue.Queue.put`, a UI's handler) as a plain dict:
+
+    {"kind": "batch", "epoch": 1, "epochs": 5, "step": 160, "steps": 422, "loss": .., "accuracy": ..,
+     "seconds": .., "eta": .., "progress": 0.08}
+    {"kind": "epoch", "epoch": 1, ..., "val_loss": .., "val_accuracy": .., "epoch_seconds": ..}
+
+A stop request (anything with `is_set()`, e.g. `threading.Event`) ends training at the next
+callback, keeping the weights learned so far.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .data import Dataset
+from .settings import TrainSettings
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class TrainResult:
+    """What a run did: per-epoch history, the live batch points, timing and why it ended."""
+    history: dict[str, list[float]]
+    batches: list[dict]
+    epochs_done: int
+    seconds: float
+    stopped: str | None = None          # None, "stop requested" or "time limit"
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+def _live_callback_class():
+    import keras
+
+    class LiveMetrics(keras.callbacks.Callback):
+        """Reports running metrics every compiled step and validation metrics every epoch."""
+
+        def __init__(self, emit: Callable[[dict], object] | None, epochs: int,
+                     stop: StopFlag | None = None, max_seconds: float | None = None):
+            super().__init__()
+            self.emit, self.epochs, self.stop, self.max_seconds = emit, epochs, stop, max_seconds
+            self.batches: list[dict] = []
+            self.epoch_seconds: list[float] = []
+            self.stopped: str | None = None
+
+        def on_train_begin(self, logs=None):
+            self.t0 = time.perf_counter()
+            self.steps = self.params.get("steps") or 1
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.epoch_t0 = epoch, time.perf_counter()
+
+        def _progress(self, step: int) -> tuple[float, float, float]:
+            done = (self.epoch + step / self.steps) / self.epochs
+            elapsed = time.perf_counter() - self.t0
+            eta = elapsed * (1 - done) / done if done > 0 else math.nan
+            return done, elapsed, eta
+
+        def on_train_batch_end(self, batch, logs=None):
+            done, elapsed, eta = self._progress(batch + 1)
+            point = {"kind": "batch", "epoch": self.epoch + 1, "epochs": self.epochs,
+                     "step": batch + 1, "steps": self.steps, "seconds": elapsed, "eta": eta,
+                     "progress": done, **_floats(logs)}
+            self.batches.append(point)
+            if self.emit:
+                self.emit(point)
+            self._check_stop(elapsed)
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            self.epoch_seconds.append(now - self.epoch_t0)
+            done, elapsed, eta = self._progress(self.steps)
+            point = {"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
+                     "seconds": elapsed, "eta": eta, "progress": done,
+                     "epoch_seconds": self.epoch_seconds[-1], **_floats(logs)}
+            if self.emit:
+                self.emit(point)
+            self._check_stop(elapsed)
+
+        def _check_stop(self, elapsed: float) -> None:
+            if self.stop is not None and self.stop.is_set():
+                self.stopped = "stop requested"
+            elif self.max_seconds is not None and elapsed > self.max_seconds:
+                self.stopped = "time limit"
+            if self.stopped:
+                self.model.stop_training = True
+
+    return LiveMetrics
+
+
+def _floats(logs) -> dict[str, float]:
+    return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+def targets_for(model, y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Labels as the model's loss wants them: one-hot for categorical cross-entropy."""
+    loss = model.loss
+    name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
+    if "categorical" in str(name).lower() and "sparse" not in str(name).lower():
+        return np.eye(num_classes, dtype=np.float32)[y]
+    return y
+
+
+def _cosine_schedule(model, total_steps: int) -> None:
+    """Decay the learning rate along a half cosine to 0 over this run (fresh models only)."""
+    import keras
+    opt = model.optimizer
+    if int(opt.iterations.numpy()) > 0 or not isinstance(opt._learning_rate, keras.Variable):
+        return  # a model that already trained, or a schedule already set: leave it alone
+    opt.learning_rate = keras.optimizers.schedules.CosineDecay(
+        float(opt.learning_rate.numpy()), decay_steps=max(total_steps, 1))
+    model.train_function = None  # re-trace with the schedule
+
+
+def train(model, dataset: Dataset, settings: TrainSettings | None = None,
+          on_metrics: Callable[[dict], object] | None = None, stop: StopFlag | None = None,
+          epochs: int | None = None) -> TrainResult:
+    """Fit `model` on `dataset` with `settings`, streaming metrics to `on_metrics`."""
+    import keras
+    s = settings or TrainSettings()
+    epochs = epochs or s.epochs or 5
+    keras.utils.set_random_seed(s.seed)
+    x_tr, y_tr, x_val, y_val = dataset.split_validation(s.validation_split, s.seed)
+    if len(x_tr) == 0:
+        raise ValueError("the training set is empty")
+    n = dataset.num_classes
+    live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds)
+    callbacks = [live]
+    if s.tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=s.tensorboard_dir))
+    if s.lr_schedule == "cosine":
+        _cosine_schedule(model, epochs * math.ceil(len(x_tr) / s.batch_size))
+    validation = (x_val, targets_for(model, y_val, n)) if len(x_val) else None
+    t0 = time.perf_counter()
+    hist = model.fit(x_tr, targets_for(model, y_tr, n), batch_size=s.batch_size, epochs=epochs,
+                     validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    return TrainResult(history, live.batches, len(live.epoch_seconds),
+                       time.perf_counter() - t0, live.stopped, live.epoch_seconds)
