@@ -1,7 +1,7 @@
 """The one shape every dataset loader returns."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -84,3 +84,10 @@ class Dataset:
         mask = np.ones(len(self.y_train), dtype=bool)
         mask[val_idx] = False
         return self.x_train[mask], self.y_train[mask], self.x_train[val_idx], self.y_train[val_idx]
+
+    def subset(self, n_train: int, n_test: int | None = None) -> "Dataset":
+        """A copy with the first n_train training and n_test (default n_train // 5) test images."""
+        n_test = n_test if n_test is not None else max(n_train // 5, 1)
+        return replace(self, x_train=self.x_train[:n_train], y_train=self.y_train[:n_train],
+                       x_test=self.x_test[:n_test], y_test=self.y_test[:n_test],
+                       notes=[*self.notes, f"the first {n_train:,} train / {n_test:,} test images"])

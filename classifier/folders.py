@@ -216,9 +216,10 @@ def _load_class(folder: Path, root: Path, size: tuple[int, int], color: str,
 
 def _stratified_split(y: np.ndarray, test_share: float,
                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffled (train, test) indices with test_share of each class (at least 1) in test."""
-    test = []
-    for c in np.unique(y):
+    """Shuffled (train, test) indices with test_share of each class (at least 1; none for a
+    share of 0) in test."""
+    test = [np.zeros(0, np.int64)]
+    for c in np.unique(y) if test_share > 0 else []:
         idx = rng.permutation(np.flatnonzero(y == c))
         test.append(idx[:min(max(int(round(len(idx) * test_share)), 1), len(idx) - 1)])
     test_idx = np.concatenate(test)
@@ -238,8 +239,8 @@ def _check_args(root: Path, image_size: tuple[int, int], color: str, test_share:
                          f"got {image_size!r}")
     if color not in ("grayscale", "rgb"):
         raise ValueError(f"color must be 'grayscale' or 'rgb', got {color!r}")
-    if not 0 < test_share < 1:
-        raise ValueError(f"test_share must be between 0 and 1 (e.g. 0.2), got {test_share}")
+    if not 0 <= test_share < 1:
+        raise ValueError(f"test_share must be at least 0 and below 1 (e.g. 0.2), got {test_share}")
     if max_per_class < 2:
         raise ValueError(f"max_per_class must be at least 2, got {max_per_class}")
 

@@ -42,9 +42,11 @@ def _pixel_stats(x_train: np.ndarray | None) -> tuple[float, float]:
     return float(sample.mean()), float(max(sample.var(), 1e-6))
 
 
-def mlp(input_shape, num_classes, *, optimizer="adam", learning_rate=1e-3, steps_per_execution=1,
+def mlp(input_shape, num_classes, *, optimizer="adam", learning_rate=2e-3, steps_per_execution=1,
         logits=False, **_):
     """Flatten -> Dense(128, relu) -> Dense(n, softmax), adam: the Fashion-MNIST lectures' model.
+    The lectures train it at learning rate 1e-3, batch 32; our default 2e-3 at batch 64 with a
+    cosine decay reaches a higher accuracy in the same 5 epochs, in less time.
     With logits=True the last layer is linear and the loss takes `from_logits=True`."""
     keras, layers = _keras(), _keras().layers
     x = inputs = _inputs(input_shape)
@@ -201,6 +203,7 @@ class ModelSpec:
     build: Callable
     default_epochs: int
     datasets: tuple[str, ...]        # built-in datasets it suits; "folder" = any image folder
+    batch_size: int = 64             # default batch size (the tutorials use 32)
 
 
 _ALL = ("fashion_mnist", "mnist", "cats_vs_dogs", "folder")
@@ -219,9 +222,9 @@ MODELS = {s.key: s for s in (
     ModelSpec("cnn_pre", "CNN + preprocessing layer", "Input standardisation inside the model, "
               "then augmentation and the CNN.", cnn_pre, 10, _ALL),
     ModelSpec("mobilenetv2", "MobileNetV2 transfer", "A frozen ImageNet MobileNetV2 with a small "
-              "new head: transfer learning.", mobilenetv2, 10, ("cats_vs_dogs", "folder")),
+              "new head: transfer learning.", mobilenetv2, 10, ("cats_vs_dogs", "folder"), 32),
     ModelSpec("cnn_bn", "Our CNN (batch norm)", "Our small CNN: three conv + batch-norm blocks, "
-              "under 100K parameters; >=0.92 on Fashion-MNIST.", cnn_bn, 10, _ALL),
+              "under 100K parameters; >=0.92 on Fashion-MNIST.", cnn_bn, 10, _ALL, 128),
 )}
 
 

@@ -123,11 +123,12 @@ def _cosine_schedule(model, total_steps: int) -> None:
 
 def train(model, dataset: Dataset, settings: TrainSettings | None = None,
           on_metrics: Callable[[dict], object] | None = None, stop: StopFlag | None = None,
-          epochs: int | None = None) -> TrainResult:
+          epochs: int | None = None, batch_size: int | None = None) -> TrainResult:
     """Fit `model` on `dataset` with `settings`, streaming metrics to `on_metrics`."""
     import keras
     s = settings or TrainSettings()
     epochs = epochs or s.epochs or 5
+    batch_size = batch_size or s.batch_size or 64
     keras.utils.set_random_seed(s.seed)
     x_tr, y_tr, x_val, y_val = dataset.split_validation(s.validation_split, s.seed)
     if len(x_tr) == 0:
@@ -138,10 +139,10 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     if s.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=s.tensorboard_dir))
     if s.lr_schedule == "cosine":
-        _cosine_schedule(model, epochs * math.ceil(len(x_tr) / s.batch_size))
+        _cosine_schedule(model, epochs * math.ceil(len(x_tr) / batch_size))
     validation = (x_val, targets_for(model, y_val, n)) if len(x_val) else None
     t0 = time.perf_counter()
-    hist = model.fit(x_tr, targets_for(model, y_tr, n), batch_size=s.batch_size, epochs=epochs,
+    hist = model.fit(x_tr, targets_for(model, y_tr, n), batch_size=batch_size, epochs=epochs,
                      validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return TrainResult(history, live.batches, len(live.epoch_seconds),

@@ -1,0 +1,169 @@
+"""`python -m classifier datasets | models | train | evaluate | predict`: the app without a browser.
+
+Every command prints readable lines, or JSON with --json. Errors are one line on stderr and exit
+status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+
+def _print(obj, as_json: bool, text: str) -> None:
+    print(json.dumps(obj) if as_json else text, flush=True)
+
+
+def cmd_datasets(args) -> None:
+    from .datasets import DATASETS
+    for key, (_, source, description) in DATASETS.items():
+        src = source()
+        _print({"dataset": key, "description": description, "source": src.description,
+                "available": src.where is not None}, args.json,
+               f"{key:14} {description}\n{'':14} loads from {src.description}")
+
+
+def cmd_models(args) -> None:
+    from .models import MODELS
+    for spec in MODELS.values():
+        _print({"model": spec.key, "title": spec.title, "description": spec.description,
+                "default_epochs": spec.default_epochs, "datasets": list(spec.datasets)},
+               args.json, f"{spec.key:12} {spec.title}: {spec.description} "
+                          f"(default {spec.default_epochs} epochs; for {', '.join(spec.datasets)})")
+
+
+def _load_dataset(key: str, args):
+    from .datasets import load_dataset
+    dataset = load_dataset(key)
+    return dataset.subset(args.limit) if getattr(args, "limit", None) else dataset
+
+
+def _epoch_line(p: dict) -> str:
+    val = (f"  val_loss {p['val_loss']:.4f}  val_accuracy {p['val_accuracy']:.4f}"
+           if "val_accuracy" in p else "")
+    eta = f"  ETA {p['eta']:.0f}s" if not math.isnan(p["eta"]) else ""
+    return (f"epoch {p['epoch']}/{p['epochs']}  loss {p['loss']:.4f}  accuracy {p['accuracy']:.4f}"
+            f"{val}  {p['epoch_seconds']:.1f}s{eta}")
+
+
+def cmd_train(args) -> None:
+    from .run import run_training
+    from .settings import TrainSettings
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                             learning_rate=args.lr, validation_split=args.validation_split,
+                             seed=args.seed, lr_schedule=args.schedule,
+                             tensorboard_dir=args.tensorboard, pretrained=not args.random_weights,
+                             max_seconds=args.max_seconds)
+    dataset = _load_dataset(args.dataset, args)
+    if not args.json:
+        print(dataset.summary(), flush=True)
+
+    def on_metrics(p: dict) -> None:
+        if p["kind"] == "epoch":
+            _print({k: v for k, v in p.items() if k != "kind"}, args.json, _epoch_line(p))
+
+    run = run_training(dataset, args.model, settings, on_metrics=on_metrics)
+    folder = run.save(args.out)
+    ev = run.evaluation
+    _print({"final": True, "test_accuracy": ev.accuracy, "test_loss": ev.loss,
+            "epochs_done": run.result.epochs_done, "train_seconds": run.result.seconds,
+            "stopped": run.result.stopped, "saved": str(folder)}, args.json,
+           f"test accuracy {ev.accuracy:.4f}  test loss {ev.loss:.4f}  "
+           f"({run.result.seconds:.1f}s training)  saved to {folder}")
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluation import evaluate
+    from .storage import load_model
+    model, meta = load_model(args.model)
+    dataset = _load_dataset(args.dataset or meta["dataset"], args)
+    if list(dataset.class_names) != list(meta["class_names"]):
+        raise ValueError(f"the model knows classes {meta['class_names']} but the dataset has "
+                         f"{dataset.class_names}: pass the dataset it was trained on (--dataset)")
+    ev = evaluate(model, dataset)
+    per_class = ev.per_class_accuracy()
+    lines = [f"test accuracy {ev.accuracy:.4f}  test loss {ev.loss:.4f}  on {len(ev.y_true):,} "
+             f"test images of {dataset.title}"]
+    lines += [f"  {name:14} {acc:.3f}" for name, acc in per_class.items()]
+    _print({**ev.summary(), "confusion_matrix": ev.confusion_matrix().tolist()}, args.json,
+           "\n".join(lines))
+
+
+def cmd_predict(args) -> None:
+    from .predict import Predictor
+    predictor = Predictor.from_folder(args.model)
+    failed = 0
+    for path in args.images:
+        try:
+            pred = predictor.predict(path)
+        except ValueError as exc:
+            failed += 1
+            _print({"file": path, "error": str(exc)}, args.json, f"{path}: error: {exc}")
+            continue
+        top = ", ".join(f"{name} {p:.1%}" for name, p in pred.top(args.top))
+        _print({"file": path, "label": pred.label, "probabilities": pred.probabilities},
+               args.json, f"{path}: {top}")
+    if failed:
+        raise SystemExit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    from .models import MODELS
+    from .settings import OPTIMIZERS
+    p = argparse.ArgumentParser(prog="python -m classifier", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, fn, helptext in (("datasets", cmd_datasets, "list datasets and where they load from"),
+                               ("models", cmd_models, "list the models"),
+                               ("train", cmd_train, "train a model and save it"),
+                               ("evaluate", cmd_evaluate, "evaluate a saved model on its test set"),
+                               ("predict", cmd_predict, "classify image files")):
+        sp = sub.add_parser(name, help=helptext)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--json", action="store_true", help="one JSON object per line")
+        if name == "train":
+            sp.add_argument("--dataset", default="fashion_mnist", help="dataset key or image folder")
+            sp.add_argument("--model", default="mlp", choices=list(MODELS))
+            sp.add_argument("--epochs", type=int, help="default: the model's own")
+            sp.add_argument("--out", required=True, help="folder to save the model in")
+            sp.add_argument("--batch-size", type=int, help="default: the model's own")
+            sp.add_argument("--lr", type=float, help="learning rate; default: the model's own")
+            sp.add_argument("--optimizer", choices=OPTIMIZERS)
+            sp.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
+            sp.add_argument("--validation-split", type=float, default=0.1)
+            sp.add_argument("--seed", type=int, default=0)
+            sp.add_argument("--max-seconds", type=float, help="stop training after this long")
+            sp.add_argument("--tensorboard", help="write TensorBoard logs to this folder")
+            sp.add_argument("--random-weights", action="store_true",
+                            help="MobileNetV2 without ImageNet weights (offline)")
+        if name in ("train", "evaluate"):
+            sp.add_argument("--limit", type=int, help="use only the first N training images "
+                                                      "and N/5 test images (quick tries)")
+        if name == "evaluate":
+            sp.add_argument("--model", required=True, help="folder of a saved model")
+            sp.add_argument("--dataset", help="default: the one the model was trained on")
+        if name == "predict":
+            sp.add_argument("--model", required=True, help="folder of a saved model")
+            sp.add_argument("--top", type=int, default=3)
+            sp.add_argument("images", nargs="+")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""One whole training run, as the CLI and the app do it: build, train, evaluate, describe, save."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from .data import Dataset
+from .evaluation import Evaluation, evaluate
+from .models import MODELS, build_model
+from .settings import TrainSettings
+from .storage import save_model
+from .training import StopFlag, TrainResult, train
+
+
+@dataclass
+class Run:
+    """A trained model with everything needed to show, reuse and save it."""
+    model_key: str
+    dataset: Dataset
+    settings: TrainSettings
+    model: object
+    result: TrainResult
+    evaluation: Evaluation
+
+    def metadata(self) -> dict:
+        """What is saved beside the model (and shown about it)."""
+        r = self.result
+        return {
+            "model": self.model_key, "model_title": MODELS[self.model_key].title,
+            "dataset": self.dataset.key, "dataset_title": self.dataset.title,
+            "dataset_source": self.dataset.summary(), "class_names": self.dataset.class_names,
+            "input_shape": list(self.dataset.image_shape), "style": self.dataset.style,
+            "settings": self.settings.to_dict(), "epochs_done": r.epochs_done,
+            "stopped": r.stopped, "train_seconds": round(r.seconds, 2),
+            "epoch_seconds": [round(s, 2) for s in r.epoch_seconds], "history": r.history,
+            "test_accuracy": self.evaluation.accuracy, "test_loss": self.evaluation.loss,
+            "per_class_accuracy": self.evaluation.per_class_accuracy(),
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        return save_model(self.model, folder, self.metadata())
+
+
+def run_training(dataset: Dataset, model_key: str, settings: TrainSettings | None = None,
+                 on_metrics: Callable[[dict], object] | None = None,
+                 stop: StopFlag | None = None) -> Run:
+    """Seed, build `model_key` for `dataset`, train it with live metrics, evaluate on test."""
+    import keras
+    s = settings or TrainSettings()
+    if model_key not in MODELS:
+        raise ValueError(f"unknown model {model_key!r}: use one of {', '.join(MODELS)}")
+    spec = MODELS[model_key]
+    s = replace(s, epochs=s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size)
+    keras.utils.set_random_seed(s.seed)
+    model = build_model(model_key, dataset.image_shape, dataset.num_classes, s, dataset.x_train)
+    result = train(model, dataset, s, on_metrics=on_metrics, stop=stop)
+    return Run(model_key, dataset, s, model, result, evaluate(model, dataset))

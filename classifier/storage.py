@@ -1,0 +1,61 @@
+"""Save and load a trained model: `DIR/model.keras` plus `DIR/metadata.json`, written atomically."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+
+MODEL_FILE = "model.keras"
+META_FILE = "metadata.json"
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through `write(tmp_path)` to a temporary file beside `path`, then rename it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_model(model, folder: str | Path, metadata: dict) -> Path:
+    """Save model and metadata into `folder`; a crash mid-save leaves any previous save intact."""
+    import keras
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {**metadata, "saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "keras_version": keras.__version__, "parameters": int(model.count_params())}
+    _atomic_write(folder / MODEL_FILE, model.save)
+    _atomic_write(folder / META_FILE,
+                  lambda p: p.write_text(json.dumps(meta, indent=2, default=_jsonable)))
+    return folder
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in metadata")
+
+
+def read_metadata(folder: str | Path) -> dict:
+    path = Path(folder) / META_FILE
+    if not path.is_file():
+        raise ValueError(f"{folder} is not a saved model: it has no {META_FILE}")
+    return json.loads(path.read_text())
+
+
+def load_model(folder: str | Path):
+    """Load (model, metadata) from a folder written by `save_model`, with Keras' safe_mode on."""
+    import keras
+    folder = Path(folder)
+    meta = read_metadata(folder)
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ValueError(f"{folder} is not a saved model: it has no {MODEL_FILE}")
+    model = keras.saving.load_model(path, safe_mode=True, compile=True)
+    return model, meta

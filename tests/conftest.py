@@ -1,0 +1,40 @@
+"""Shared fixtures: offline, quiet, tiny datasets made in memory."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["CLASSIFIER_OFFLINE"] = "1"
+
+import numpy as np
+import pytest
+
+from classifier.data import Dataset
+
+
+def make_dataset(n_train=48, n_test=16, shape=(28, 28, 1), classes=3, style="fashion", seed=0):
+    """Tiny learnable data: class k is a bright square in corner-ish position k."""
+    rng = np.random.default_rng(seed)
+    h, w, c = shape
+
+    def images(n):
+        y = np.arange(n) % classes
+        x = rng.integers(0, 40, size=(n, h, w, c)).astype(np.uint8)
+        for i, k in enumerate(y):
+            top = (k * h) // (classes + 1)
+            x[i, top:top + h // 4, top:top + w // 4, :] = 255
+        return x, y.astype(np.int64)
+
+    x_tr, y_tr = images(n_train)
+    x_te, y_te = images(n_test)
+    names = [f"class {k}" for k in range(classes)]
+    return Dataset("tiny", "Tiny", names, x_tr, y_tr, x_te, y_te, source="the tests", style=style)
+
+
+@pytest.fixture
+def tiny():
+    return make_dataset()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_keras_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's Keras cache."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.getbasetemp() / "keras_home"))
