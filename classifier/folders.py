@@ -2,6 +2,8 @@
 
 numpy, Pillow and the standard library only. Zips are checked member by member (paths, symlinks,
 declared sizes) before anything is written, so a zip bomb or a `../` entry never touches the disk.
+Images are opened and converted by preprocess.py (format whitelist, bomb guard, EXIF orientation,
+transparency on white, 16-bit scaling), the same way as a user's upload.
 """
 from __future__ import annotations
 
@@ -16,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import Dataset
+from .preprocess import IMAGE_FORMATS, ImageTooLarge, NotAnImage, open_image, resize_plain
 
-IMAGE_FORMATS = ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 MAX_CLASSES = 100
 RATIO_CHECK_BYTES = 1_000_000  # compression ratios are only judged on members larger than this
@@ -159,36 +160,18 @@ def _files_in(folder: Path) -> list[Path]:
     return found
 
 
-def _to_array(img: Image.Image, size: tuple[int, int], color: str) -> np.ndarray:
-    """Composite transparency on white, convert to L or RGB, resize to (H, W): uint8 (H, W, C)."""
-    if img.mode.startswith("I;16"):  # 16-bit grey: scale to 8 bits instead of clipping
-        img = img.convert("I").point(lambda v: v * (1 / 256))
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    img = img.convert("L" if color == "grayscale" else "RGB")
-    img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    arr = np.asarray(img, dtype=np.uint8)
-    return arr[:, :, None] if arr.ndim == 2 else arr
-
-
 def _read_image(path: Path, size: tuple[int, int], color: str) -> np.ndarray:
-    """Open with the format whitelist and Pillow's bomb guard, over its warning limit too."""
-    with Image.open(path, formats=IMAGE_FORMATS) as img:
-        limit = Image.MAX_IMAGE_PIXELS
-        if limit and img.width * img.height > limit:
-            raise Image.DecompressionBombError(f"{img.width}x{img.height} pixels")
-        img.draft("L" if color == "grayscale" else "RGB", (max(size),) * 2)
-        img.load()
-        img = ImageOps.exif_transpose(img)
-    return _to_array(img, size, color)
+    """One image file resized to size (H, W): uint8 (H, W, 1) or (H, W, 3); ValueError if bad."""
+    img = open_image(path, draft_size=(max(size),) * 2)  # big JPEGs decode at a reduced scale
+    channels = 1 if color == "grayscale" else 3
+    return resize_plain(img, *size, channels).reshape(*size, channels)
 
 
 def _skip_reason(path: Path, error: BaseException) -> str:
     """'too large', 'not an image' (no image format, no image suffix), else 'unreadable'."""
-    if isinstance(error, Image.DecompressionBombError):
+    if isinstance(error, ImageTooLarge):
         return "too large"
-    if isinstance(error, UnidentifiedImageError) and path.suffix.lower() not in IMAGE_SUFFIXES:
+    if isinstance(error, NotAnImage) and path.suffix.lower() not in IMAGE_SUFFIXES:
         return "not an image"
     return "unreadable"
 

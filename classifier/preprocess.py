@@ -1,8 +1,9 @@
 """Turn any user image (upload, drawing, array) into exactly what a model takes.
 
-One path for the app, the CLI and the tests: `open_image` reads what a user can give,
-`to_gray`/`to_rgb` flatten it (transparency onto white), and `prepare` applies the
-dataset's recipe, so a drawing is made the way the training images were made:
+One path for the app, the CLI, folder loading (folders.py) and the tests: `open_image` reads
+what a user can give, `to_gray`/`to_rgb` flatten it (transparency onto white), `resize_plain`
+resizes it for "plain" datasets, and `prepare` applies the dataset's recipe, so a drawing is made
+the way the training images were made:
 
 * "mnist" (LeCun et al.): white ink on black; the ink's bounding box is fitted into a
   20x20 box keeping its aspect ratio (antialiased), placed on 28x28 black and moved by
@@ -32,9 +33,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import STYLES
 
-__all__ = ["open_image", "to_gray", "to_rgb", "Prepared", "prepare"]
+__all__ = ["IMAGE_FORMATS", "ImageTooLarge", "NotAnImage", "open_image", "to_gray", "to_rgb",
+           "resize_plain", "Prepared", "prepare"]
 
-_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # the only decoders Pillow may use
 _LIGHT_BACKGROUND = 127.0  # border median above this: dark ink on a light background
 _MIN_CONTRAST = 16.0  # brightest ink less than this above the background: blank
 _INK_FRACTION = 0.1  # ink is what is brighter than this share of the brightest pixel
@@ -43,8 +45,21 @@ _NOTHING = "nothing to classify: draw something or upload an image"
 _BLANK = "the image is blank: draw or upload something with visible content"
 
 
-def open_image(source) -> Image.Image:
-    """Read a path, bytes, PIL image, numpy array or Gradio Sketchpad dict as an upright image."""
+class ImageTooLarge(ValueError):
+    """More pixels than Pillow's Image.MAX_IMAGE_PIXELS: refused as a possible decompression bomb."""
+
+
+class NotAnImage(ValueError):
+    """Empty data, or data in none of IMAGE_FORMATS."""
+
+
+def open_image(source, *, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Read a path, bytes, PIL image, numpy array or Gradio Sketchpad dict as an upright image.
+
+    Errors are ValueError (ImageTooLarge, NotAnImage for those cases). With draft_size
+    (width, height), a JPEG path or bytes may be decoded at 1/2, 1/4 or 1/8 scale, never below
+    that size: much faster when the image is only going to be shrunk.
+    """
     if isinstance(source, dict):
         return _open_sketch(source)
     if source is None:
@@ -54,9 +69,9 @@ def open_image(source) -> Image.Image:
     elif isinstance(source, np.ndarray):
         img = _from_array(source)
     elif isinstance(source, (bytes, bytearray)):
-        img = _read(io.BytesIO(source), f"({len(source)} bytes)", len(source))
+        img = _read(io.BytesIO(source), f"({len(source)} bytes)", len(source), draft_size)
     elif isinstance(source, (str, Path)):
-        img = _read_path(Path(source))
+        img = _read_path(Path(source), draft_size)
     else:
         raise ValueError(f"cannot read an image from a {type(source).__name__}: give a file path, "
                          "bytes, a PIL image, a numpy array or a Sketchpad value")
@@ -76,7 +91,7 @@ def _open_sketch(value: dict) -> Image.Image:
     return img
 
 
-def _read_path(path: Path) -> Image.Image:
+def _read_path(path: Path, draft_size=None) -> Image.Image:
     """Open an image file, with errors that name the file."""
     try:
         size = path.stat().st_size if path.is_file() else None
@@ -84,36 +99,38 @@ def _read_path(path: Path) -> Image.Image:
         size = None
     if size is None:
         raise ValueError(f"could not read the image: no file at {str(path)[:200]!r}")
-    return _read(path, repr(str(path)), size)
+    return _read(path, repr(str(path)), size, draft_size)
 
 
-def _read(fp, name: str, size: int) -> Image.Image:
-    """Decode one of _FORMATS from a path or file object: first frame, EXIF upright."""
+def _read(fp, name: str, size: int, draft_size=None) -> Image.Image:
+    """Decode one of IMAGE_FORMATS from a path or file object: first frame, EXIF upright."""
     if size == 0:
-        raise ValueError(f"could not read the image {name}: the file is empty (0 bytes)")
+        raise NotAnImage(f"could not read the image {name}: the file is empty (0 bytes)")
     try:
-        with Image.open(fp, formats=_FORMATS) as img:
-            return _decoded(img, name)
+        with Image.open(fp, formats=IMAGE_FORMATS) as img:
+            return _decoded(img, name, draft_size)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ValueError(f"image is too large: {name}: {err}") from err
+        raise ImageTooLarge(f"image is too large: {name}: {err}") from err
     except UnidentifiedImageError as err:
-        raise ValueError(f"could not read the image {name}: not a {'/'.join(_FORMATS)} file, "
-                         "or a damaged one; upload a PNG or JPEG") from err
+        raise NotAnImage(f"could not read the image {name}: not a {'/'.join(IMAGE_FORMATS)} "
+                         "file, or a damaged one; upload a PNG or JPEG") from err
 
 
-def _decoded(img: Image.Image, name: str) -> Image.Image:
+def _decoded(img: Image.Image, name: str, draft_size=None) -> Image.Image:
     """Load the first frame and apply the EXIF orientation; decoding errors become ValueError."""
     limit = Image.MAX_IMAGE_PIXELS  # Pillow warns between 1x and 2x this; we refuse
-    if limit and img.width * img.height > limit:
-        raise ValueError(f"image is too large: {name} is {img.width}x{img.height} pixels, over "
-                         f"the limit of {limit:,}; scale it down and try again")
+    if limit and img.width * img.height > limit:  # judged on the full size, before any draft
+        raise ImageTooLarge(f"image is too large: {name} is {img.width}x{img.height} pixels, "
+                            f"over the limit of {limit:,}; scale it down and try again")
     try:
         if img.tell() != 0:
             img.seek(0)  # animated: first frame
+        if draft_size:
+            img.draft(None, draft_size)  # JPEG only (others ignore it); before load()
         img.load()  # truncated files fail here, not later
         return ImageOps.exif_transpose(img)  # an upright copy
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ValueError(f"image is too large: {name}: {err}") from err
+        raise ImageTooLarge(f"image is too large: {name}: {err}") from err
     except Exception as err:  # Pillow raises OSError, SyntaxError, EOFError, struct.error...
         raise ValueError(f"could not read the image {name}: the file is truncated or damaged "
                          f"({err})") from err
@@ -191,7 +208,7 @@ def prepare(source, image_shape=(28, 28, 1), style: str = "fashion") -> Prepared
     h, w, c = _check_shape(image_shape, style)
     img = open_image(source)
     if style == "plain":
-        seen = _plain(img, h, w, c)
+        seen = resize_plain(img, h, w, c)
         return Prepared(seen.reshape(1, h, w, c), seen, False)
     ink, inverted = _ink(to_gray(img))
     peak = float(ink.max())
@@ -222,8 +239,9 @@ def _check_shape(image_shape, style: str) -> tuple[int, int, int]:
     return h, w, c
 
 
-def _plain(img: Image.Image, h: int, w: int, c: int) -> np.ndarray:
-    """The whole image resized to (h, w): uint8 HxW gray (c == 1) or HxWx3 RGB."""
+def resize_plain(img: Image.Image, h: int, w: int, c: int) -> np.ndarray:
+    """The "plain" recipe: the whole image resized to (h, w), bilinear, aspect not kept;
+    uint8 HxW gray (c == 1) or HxWx3 RGB."""
     if c == 3:
         return np.array(Image.fromarray(to_rgb(img)).resize((w, h), Image.Resampling.BILINEAR))
     small = Image.fromarray(to_gray(img)).resize((w, h), Image.Resampling.BILINEAR)

@@ -57,5 +57,13 @@ def load_model(folder: str | Path):
     path = folder / MODEL_FILE
     if not path.is_file():
         raise ValueError(f"{folder} is not a saved model: it has no {MODEL_FILE}")
-    model = keras.saving.load_model(path, safe_mode=True, compile=True)
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=True)
+    except ValueError as err:
+        if "safe_mode=False" not in str(err):  # Keras' safe-mode refusals all say this
+            raise
+        what = "a Lambda layer" if "Lambda" in str(err) else "a Python function"
+        raise ValueError(f"refusing to load {path}: it contains Python code ({what}), which "
+                         "could run anything on this computer; only models without Lambda "
+                         "layers or custom Python functions can be loaded") from err
     return model, meta

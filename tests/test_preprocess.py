@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from classifier.preprocess import Prepared, open_image, prepare, to_gray, to_rgb
+from classifier.preprocess import (ImageTooLarge, NotAnImage, Prepared, open_image, prepare,
+                                  resize_plain, to_gray, to_rgb)
 
 BLANK = "the image is blank"
 NOTHING = "nothing to classify"
@@ -314,6 +315,48 @@ def test_decompression_bomb_guard(monkeypatch):
         open_image(encoded(Image.new("L", (20, 20)), "PNG"))  # over 2x the limit: Pillow's error
     with pytest.warns(Image.DecompressionBombWarning), pytest.raises(ValueError, match="too large"):
         open_image(encoded(Image.new("L", (12, 12)), "PNG"))  # between 1x and 2x: a warning
+
+
+def test_error_kinds_are_value_errors_a_caller_can_tell_apart(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("text")
+    (tmp_path / "empty.png").write_bytes(b"")
+    for path in (tmp_path / "notes.txt", tmp_path / "empty.png"):
+        with pytest.raises(NotAnImage):
+            open_image(path)
+    noisy = np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)
+    data = encoded(Image.fromarray(noisy), "PNG")
+    with pytest.raises(ValueError) as damaged:
+        open_image(data[: len(data) // 2])
+    assert not isinstance(damaged.value, (NotAnImage, ImageTooLarge))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ImageTooLarge, match="image is too large"):
+        open_image(encoded(Image.new("L", (20, 20)), "PNG"))
+    assert issubclass(ImageTooLarge, ValueError) and issubclass(NotAnImage, ValueError)
+
+
+def test_draft_size_decodes_a_big_jpeg_at_reduced_scale():
+    data = encoded(Image.new("RGB", (1600, 1200), (200, 100, 50)), "JPEG")
+    assert open_image(data).size == (1600, 1200)
+    small = open_image(data, draft_size=(100, 100))
+    assert small.size == (200, 150)  # 1/8 scale: the largest reduction that keeps 100x100
+    assert np.abs(to_rgb(small).astype(int) - (200, 100, 50)).max() <= 3
+    assert open_image(data, draft_size=(1000, 1000)).size == (1600, 1200)  # 1/2 would be too small
+    png = encoded(Image.new("L", (400, 300)), "PNG")
+    assert open_image(png, draft_size=(10, 10)).size == (400, 300)  # only JPEG has drafts
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_draft_does_not_get_round_the_bomb_guard(monkeypatch):
+    data = encoded(Image.new("L", (400, 300)), "JPEG")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 400 * 300 - 1)  # full size over, 1/8 under
+    with pytest.raises(ImageTooLarge):
+        open_image(data, draft_size=(28, 28))
+
+
+def test_resize_plain_shapes():
+    img = Image.new("RGBA", (10, 6), (255, 0, 0, 0))  # transparent: white
+    assert resize_plain(img, 3, 5, 3).shape == (3, 5, 3)
+    assert (resize_plain(img, 3, 5, 1) == 255).all() and resize_plain(img, 3, 5, 1).shape == (3, 5)
 
 
 def test_unsupported_source_type():

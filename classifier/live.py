@@ -1,0 +1,53 @@
+"""Training in a background thread, streamed as an iterator a UI can loop over (no Gradio here)."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Iterator
+
+from .data import Dataset
+from .run import Run, run_training
+from .settings import TrainSettings
+
+
+def stream_training(dataset: Dataset, model_key: str, settings: TrainSettings,
+                    stop: threading.Event, every: float = 0.25) -> Iterator[list[dict] | Run]:
+    """Train in a thread; yield lists of new metric points at most every `every` seconds, then
+    the finished `Run`. Closing the iterator (a closed browser tab) stops the training."""
+    points: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["run"] = run_training(dataset, model_key, settings, points.put, stop)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name=f"train-{model_key}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive() or not points.empty():
+            batch = _drain(points, timeout=every)
+            if batch:
+                yield batch
+                time.sleep(0 if not thread.is_alive() else every / 4)
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        yield outcome["run"]
+    finally:
+        stop.set()  # reached early only when the consumer went away: end the run
+
+
+def _drain(points: queue.Queue, timeout: float) -> list[dict]:
+    """Everything queued now, waiting up to `timeout` for the first item."""
+    try:
+        items = [points.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            items.append(points.get_nowait())
+        except queue.Empty:
+            return items

@@ -1,0 +1,115 @@
+"""What one browser session owns (its dataset, its trained models, its run's stop switch) and the
+read-only shipped models every session shares. No Gradio here: the app keeps one `Session` per
+browser tab in a `gr.State`."""
+from __future__ import annotations
+
+import functools
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import Dataset
+from .datasets import DATASETS, load_dataset
+from .evaluation import Evaluation, evaluate
+from .predict import Predictor
+from .run import Run
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SHIPPED = {  # name shown in pickers -> folder under assets/models
+    "Fashion-MNIST: our CNN (shipped)": "fashion_cnn_bn",
+    "Fashion-MNIST: MLP (shipped)": "fashion_mlp",
+    "MNIST digits: CNN (shipped)": "mnist_cnn",
+}
+MAX_SESSION_MODELS = 5  # older session models are dropped to bound memory
+
+
+def shipped_names() -> list[str]:
+    return [name for name, folder in SHIPPED.items() if (ASSETS / "models" / folder).is_dir()]
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_predictor(name: str) -> Predictor:
+    """A shipped model, loaded once and shared read-only by all sessions."""
+    if name not in SHIPPED:
+        raise ValueError(f"no shipped model called {name!r}")
+    return Predictor.from_folder(ASSETS / "models" / SHIPPED[name])
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_evaluation(name: str) -> Evaluation:
+    """Test-set evaluation of a shipped model, computed once."""
+    predictor = shipped_predictor(name)
+    return evaluate(predictor.model, load_dataset(predictor.meta["dataset"]))
+
+
+@dataclass
+class TrainedModel:
+    predictor: Predictor
+    run: Run
+    download: Path
+
+
+@dataclass
+class Session:
+    """One browser tab's own things; nothing here is visible to another session."""
+    dataset_key: str = "fashion_mnist"
+    uploaded: Dataset | None = None
+    trained: dict[str, TrainedModel] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    runs_done: int = 0
+    _workdir: Path | None = None
+
+    @property
+    def workdir(self) -> Path:
+        """This session's own folder for saved models and uploads, made on first use."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="classifier-session-"))
+        return self._workdir
+
+    def dataset(self) -> Dataset:
+        if self.dataset_key == "upload":
+            if self.uploaded is None:
+                raise ValueError("upload a zip of class folders first")
+            return self.uploaded
+        return load_dataset(self.dataset_key)
+
+    def model_names(self) -> list[str]:
+        return [*reversed(self.trained), *shipped_names()]
+
+    def predictor(self, name: str) -> Predictor:
+        if name in self.trained:
+            return self.trained[name].predictor
+        if name in SHIPPED:
+            return shipped_predictor(name)
+        raise ValueError("pick a model: a shipped one, or train one in the Train tab")
+
+    def evaluation(self, name: str) -> tuple[Evaluation, Dataset]:
+        if name in self.trained:
+            run = self.trained[name].run
+            return run.evaluation, run.dataset
+        predictor = self.predictor(name)
+        return shipped_evaluation(name), load_dataset(predictor.meta["dataset"])
+
+    def add_run(self, run: Run) -> str:
+        """Keep a finished run as a model of this session; returns its name."""
+        self.runs_done += 1
+        n = self.runs_done
+        name = (f"#{n} {run.dataset.title}: {run.model_key}, {run.result.epochs_done} epochs, "
+                f"test {run.evaluation.accuracy:.1%}")
+        folder = run.save(self.workdir / f"run{n}")
+        predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
+        self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")
+        while len(self.trained) > MAX_SESSION_MODELS:
+            self.trained.pop(next(iter(self.trained)))
+        return name
+
+    def new_stop(self) -> threading.Event:
+        """A fresh stop switch for a new run (the old run's switch stays set)."""
+        self.stop = threading.Event()
+        return self.stop
+
+
+def dataset_choices() -> list[tuple[str, str]]:
+    return [(desc, key) for key, (_, _, desc) in DATASETS.items()] + [
+        ("Your own: upload a zip of class folders", "upload")]

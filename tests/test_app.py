@@ -1,0 +1,116 @@
+"""The app's handlers called directly, and the running app driven through gradio_client."""
+import socket
+import threading
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app
+from classifier.session import Session, shipped_names
+from conftest import make_dataset
+
+
+def _digit_one(path):
+    a = np.zeros((280, 280), np.uint8)
+    a[50:230, 130:150] = 255
+    Image.fromarray(a).save(path)
+    return path
+
+
+def test_app_starts_with_shipped_models():
+    assert {"Fashion-MNIST: MLP (shipped)", "MNIST digits: CNN (shipped)"} <= set(shipped_names())
+
+
+def test_dataset_handler_shows_grid_counts_and_baseline():
+    session = Session()
+    info, grid, counts, _, fig, aug = app.show_dataset(session, "fashion_mnist", "Sneaker", 0)
+    assert "60,000 train / 10,000 test" in info and "10.0%" in info
+    assert len(grid) == 25 and all(caption == "Sneaker" for _, caption in grid)
+    assert grid[0][0].shape == (140, 140)  # sharp 5x nearest-neighbour upscale of 28x28
+    assert counts["images"].tolist() == [6000] * 10 and len(aug) == 5
+
+
+def test_prediction_handler_answers_a_drawn_one(tmp_path):
+    sketch = {"background": None, "layers": [], "composite": np.asarray(Image.open(_digit_one(tmp_path / "one.png")))}
+    bars, text, seen = app.show_prediction(Session(), "MNIST digits: CNN (shipped)", sketch)
+    assert abs(bars["probability"].sum() - 1) < 0.01 and len(bars) == 10
+    assert bars.loc[bars["answer"] == "top answer", "class"].item() == "1"
+    assert text.startswith("1. **1**") and seen.shape == (196, 196)
+
+
+def test_prediction_handler_empty_and_bad_input():
+    empty = {"background": None, "layers": [], "composite": None}
+    assert app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", empty)[1].startswith("Draw")
+    with pytest.raises(app.gr.Error, match="blank"):
+        app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)",
+                            {"background": None, "layers": [], "composite": np.zeros((280, 280), np.uint8)})
+
+
+def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
+    session = Session()
+    session.dataset_key = "upload"
+    session.uploaded = make_dataset(n_train=120, n_test=30)
+    updates = list(app.train_model(session, "mlp", 2, 16, "recipe's own", 0, 0.2, progress=lambda *a, **k: None))
+    acc, loss, final = updates[-1][1], updates[-1][2], updates[-1][3]
+    assert set(acc["series"]) == {"training", "validation"} and len(acc[acc.series == "validation"]) == 2
+    assert "Test accuracy" in final and len(session.trained) == 1
+    name = next(iter(session.trained))
+    assert name.startswith("#1 Tiny: mlp, 2 epochs")
+    assert updates[-1][4]["value"].endswith("model.keras")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.demo.launch(prevent_thread_lock=True, server_port=port, **app.LAUNCH)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    app.demo.close()
+
+
+def test_api_lists_only_public_endpoints(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert names == {"/predict", "/samples", "/train"}
+
+
+def test_api_predict_a_drawn_file(client, tmp_path):
+    probs = client.predict("MNIST digits: CNN (shipped)", handle_file(_digit_one(tmp_path / "one.png")),
+                           api_name="/predict")
+    assert set(probs) == set("0123456789") and abs(sum(probs.values()) - 1) < 1e-6
+    assert max(probs, key=probs.get) == "1"
+
+
+def test_api_bad_upload_is_a_clear_error_and_the_next_request_works(client, tmp_path):
+    bad = tmp_path / "not-an-image.png"
+    bad.write_text("hello")
+    with pytest.raises(Exception, match="could not read the image"):
+        client.predict("Fashion-MNIST: MLP (shipped)", handle_file(bad), api_name="/predict")
+    probs = client.predict("Fashion-MNIST: MLP (shipped)", handle_file("assets/examples/fashion-sneaker.png"),
+                           api_name="/predict")
+    assert max(probs, key=probs.get) == "Sneaker"
+
+
+def test_api_samples(client):
+    rows = client.predict("mnist", 3, 1, api_name="/samples")
+    assert len(rows) == 3 and all(np.array(r["pixels"]).shape == (28, 28) for r in rows)
+
+
+def test_two_clients_train_at_once_and_get_their_own_runs(client):
+    url = client.src
+    results = {}
+
+    def train(tag, epochs):
+        c = Client(url, verbose=False)
+        results[tag] = c.predict("mlp", epochs, 256, "recipe's own", 0, 0.1, api_name="/train")
+
+    threads = [threading.Thread(target=train, args=(t, e)) for t, e in (("a", 1), ("b", 2))]
+    [t.start() for t in threads]
+    [t.join(timeout=300) for t in threads]
+    for tag, epochs in (("a", 1), ("b", 2)):
+        acc, _, status = results[tag][0], results[tag][1], results[tag][2]
+        val = [row for row in acc["data"] if row[2] == "validation"]
+        assert len(val) == epochs, (tag, status)
+        assert f"after {epochs} epoch(s)" in status

@@ -1,0 +1,193 @@
+"""End-to-end tests in headless Chromium: the four tabs as a user sees and drives them.
+
+Run with `python -m pytest tests/test_browser.py -q -x` (or `-m browser`). Uses Debian's
+/usr/bin/chromium through Playwright; never `playwright install`. Screenshots of each tab are
+written to docs/screenshots/<tab>.png.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need PyPI playwright")
+expect = sync_api.expect
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "docs" / "screenshots"
+TRAIN_TIMEOUT = 120_000  # ms
+LOAD_TIMEOUT = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app served on a free local port for this module; closed afterwards."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLASSIFIER_OFFLINE", "1")
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        import app
+        _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=_free_port(),
+                                    quiet=True, **app.LAUNCH)
+        try:
+            yield url
+        finally:
+            app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--headless", "--no-sandbox", "--disable-gpu",
+                                    "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh browser tab (so a fresh app session) with the app loaded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = context.new_page()
+    pg.goto(app_url)
+    # the load chain ends with the dataset summary: the session exists from here on
+    expect(pg.get_by_text("60,000 train / 10,000 test")).to_be_visible(timeout=LOAD_TIMEOUT)
+    yield pg
+    context.close()
+
+
+def open_tab(page, name: str):
+    page.get_by_role("tab", name=name, exact=True).click()
+    panel = page.get_by_role("tabpanel")  # hidden panels are not in the accessibility tree
+    expect(panel).to_have_count(1)
+    return panel
+
+
+def block(scope, label: str):
+    """The component block whose own label is `label`."""
+    return scope.locator(".block").filter(
+        has=scope.page.locator("[data-testid=block-label]", has_text=label))
+
+
+def no_error_toast(page):
+    expect(page.locator("[data-testid=toast-body].error")).to_have_count(0)
+
+
+def screenshot(page, name: str):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def choose(panel, label: str, option):
+    panel.get_by_label(label, exact=True).click()
+    panel.page.get_by_role("option", name=option).click()
+
+
+def test_dataset_tab_shows_25_labelled_images(page):
+    panel = open_tab(page, "Dataset")
+    expect(panel.get_by_text("Always answering the largest class")).to_be_visible()
+    gallery = block(panel, "25 training images")
+    expect(gallery).to_have_count(1)
+    expect(gallery.locator("img")).to_have_count(25)
+    captions = gallery.locator(".caption-label")
+    expect(captions).to_have_count(25)
+    expect(captions.filter(has_text=re.compile(r"^(Ankle boot|Sneaker|Sandal|Trouser|Bag)$")).first
+           ).to_be_visible()
+    expect(block(panel, "Images per class").locator("canvas, svg").first).to_be_visible()
+    no_error_toast(page)
+    screenshot(page, "dataset")
+
+
+def test_predict_tab_reads_a_drawn_one(page):
+    panel = open_tab(page, "Predict")
+    choose(panel, "Model", "MNIST digits: CNN (shipped)")
+    expect(panel.get_by_label("Model", exact=True)).to_have_value("MNIST digits: CNN (shipped)")
+
+    canvas = block(panel, "Draw here").locator(".pixi-target canvas")
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    x, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, cy - 100)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x, cy - 100 + 20 * i)
+    page.mouse.up()
+
+    answers = panel.locator("[data-testid=markdown] ol > li")
+    expect(answers).to_have_count(3, timeout=30_000)
+    # top-3 list: "1. **1** 97.1%"
+    expect(answers.first).to_have_text(re.compile(r"^\s*1\s+\d{1,3}\.\d%\s*$"))
+    expect(answers.first.locator("strong")).to_have_text("1")
+    expect(block(panel, "What the model sees").locator("img")).to_be_visible()
+    expect(block(panel, "Softmax scores").locator("canvas, svg").first).to_be_visible()
+    no_error_toast(page)
+    screenshot(page, "predict")
+
+
+def test_train_one_epoch_mlp(page):
+    panel = open_tab(page, "Train")
+    expect(panel.get_by_label("Model", exact=True)).to_have_value("MLP (Flatten-Dense-128)")
+    # describe_model ran on load and set the recipe's own epochs; set 1 after it
+    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible()
+    epochs = panel.get_by_label("number input for Epochs")
+    epochs.fill("1")
+    epochs.press("Enter")
+    expect(epochs).to_have_value("1")
+
+    panel.get_by_role("button", name="Train", exact=True).click()
+    expect(panel.get_by_text(re.compile(r"Test accuracy \d"))).to_be_visible(timeout=TRAIN_TIMEOUT)
+    expect(panel.get_by_text(re.compile(r"^Done after 1 epoch"))).to_be_visible()
+    expect(block(panel, "Accuracy").locator("canvas, svg").first).to_be_visible()
+    expect(panel.get_by_role("button", name=re.compile("Download the trained model"))).to_be_visible()
+    no_error_toast(page)
+    screenshot(page, "train")
+
+    predict = open_tab(page, "Predict")
+    picker = predict.get_by_label("Model", exact=True)
+    expect(picker).to_have_value(re.compile(r"^#1 "))
+    picker.click()
+    expect(page.get_by_role("option", name=re.compile(r"^#1 Fashion-MNIST: mlp, 1 epochs"))
+           ).to_have_count(1)
+    page.keyboard.press("Escape")
+
+
+def test_stop_keeps_a_partly_trained_model(page):
+    panel = open_tab(page, "Train")
+    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible()
+    epochs = panel.get_by_label("number input for Epochs")
+    epochs.fill("30")
+    epochs.press("Enter")
+    expect(epochs).to_have_value("30")
+
+    panel.get_by_role("button", name="Train", exact=True).click()
+    expect(panel.get_by_text(re.compile(r"Epoch \d+/30"))).to_be_visible(timeout=60_000)
+    panel.get_by_role("button", name="Stop", exact=True).click()
+    expect(panel.get_by_text("Stopped as you asked")).to_be_visible(timeout=20_000)
+    no_error_toast(page)
+
+
+def test_evaluate_tab_shows_confusion_matrix(page):
+    panel = open_tab(page, "Evaluate")
+    panel.get_by_role("button", name="Evaluate on the test set").click()
+    expect(panel.get_by_text(re.compile(r"Test accuracy \d"))).to_be_visible(timeout=60_000)
+    expect(block(panel, "Confusion matrix").locator("img")).to_be_visible()
+    expect(block(panel, "25 test images").locator("img")).to_be_visible()
+    expect(block(panel, "The most confident mistakes").locator("img")).to_have_count(10)
+    no_error_toast(page)
+    screenshot(page, "evaluate")
