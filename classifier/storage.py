@@ -17,6 +17,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved model is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

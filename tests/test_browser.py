@@ -80,9 +80,11 @@ def open_tab(page, name: str):
 
 
 def block(scope, label: str):
-    """The component block whose own label is `label`."""
-    return scope.locator(".block").filter(
-        has=scope.page.locator("[data-testid=block-label]", has_text=label))
+    """The component block whose own label starts with `label` (images and galleries show it
+    as a floating block-label, plots and inputs as block-info)."""
+    own_label = scope.page.locator("[data-testid=block-label], [data-testid=block-info]",
+                                   has_text=re.compile(r"^\s*" + re.escape(label)))
+    return scope.locator(".block").filter(has=own_label)
 
 
 def no_error_toast(page):
