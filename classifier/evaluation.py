@@ -25,11 +25,16 @@ class Evaluation:
 
     @property
     def accuracy(self) -> float:
+        """Share answered right (nan when there are no test images)."""
+        if len(self.y_true) == 0:
+            return float("nan")
         return float((self.y_pred == self.y_true).mean())
 
     @property
     def loss(self) -> float:
-        """Mean cross-entropy of the true class."""
+        """Mean cross-entropy of the true class (nan when there are no test images)."""
+        if len(self.y_true) == 0:
+            return float("nan")
         p = self.probabilities[np.arange(len(self.y_true)), self.y_true]
         return float(-np.log(np.clip(p, 1e-7, 1.0)).mean())
 

@@ -114,6 +114,8 @@ def _read(fp, name: str, size: int, draft_size=None) -> Image.Image:
     except UnidentifiedImageError as err:
         raise NotAnImage(f"could not read the image {name}: not a {'/'.join(IMAGE_FORMATS)} "
                          "file, or a damaged one; upload a PNG or JPEG") from err
+    except OSError as err:  # e.g. no permission to read it
+        raise ValueError(f"could not read the image {name}: {err.strerror or err}") from err
 
 
 def _decoded(img: Image.Image, name: str, draft_size=None) -> Image.Image:

@@ -11,29 +11,35 @@ MODEL_FILE = "model.keras"
 META_FILE = "metadata.json"
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through `write(tmp_path)` to a temporary file beside `path`, then rename it."""
+def _temp_beside(path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved model is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved model is an ordinary file
+    return Path(tmp)
 
 
 def save_model(model, folder: str | Path, metadata: dict) -> Path:
-    """Save model and metadata into `folder`; a crash mid-save leaves any previous save intact."""
+    """Save model and metadata into `folder`. Both are written to temporary files first and
+    renamed into place only when both are complete, so a crash mid-save leaves the previous
+    save intact."""
     import keras
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {**metadata, "saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "keras_version": keras.__version__, "parameters": int(model.count_params())}
-    _atomic_write(folder / MODEL_FILE, model.save)
-    _atomic_write(folder / META_FILE,
-                  lambda p: p.write_text(json.dumps(meta, indent=2, default=_jsonable)))
+    text = json.dumps(meta, indent=2, default=_jsonable)  # fails before anything is written
+    for pattern in (".model.*.keras", ".metadata.*.json"):  # left by a save that was killed
+        for stale in folder.glob(pattern):
+            stale.unlink(missing_ok=True)
+    temps = [_temp_beside(folder / MODEL_FILE), _temp_beside(folder / META_FILE)]
+    try:
+        model.save(temps[0])
+        temps[1].write_text(text)
+        os.replace(temps[0], folder / MODEL_FILE)
+        os.replace(temps[1], folder / META_FILE)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
     return folder
 
 

@@ -134,3 +134,11 @@ def test_evaluate_a_logits_model_gives_probabilities():
     np.testing.assert_array_equal(ev.y_pred, logits.argmax(axis=1))
     assert 0.0 <= ev.accuracy <= 1.0 and np.isfinite(ev.loss)
     assert predict_probabilities(model, data.x_test[:0]).shape == (0, 3)
+
+
+def test_empty_test_set_gives_nan_without_warnings():
+    import warnings
+    ev = Evaluation(["a", "b"], np.zeros(0, np.int64), np.zeros((0, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(ev.accuracy) and np.isnan(ev.loss)

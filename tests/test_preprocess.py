@@ -394,3 +394,15 @@ def test_no_tensorflow_keras_or_gradio_import():
             "print(sorted({'tensorflow', 'keras', 'gradio', 'scipy'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_unreadable_file_is_a_value_error(tmp_path, monkeypatch):
+    from classifier import preprocess
+    path = tmp_path / "locked.png"
+    Image.new("L", (8, 8), 255).save(path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(preprocess.Image, "open", denied)
+    with pytest.raises(ValueError, match="could not read the image .*Permission denied"):
+        preprocess.open_image(path)
