@@ -27,14 +27,25 @@ def _session(state: Session | None) -> Session:
 def new_session():
     session = Session()
     names = session.model_names()
-    model = gr.update(choices=names, value=names[0] if names else None)
-    return session, model, model
+    session.active_model = names[0] if names else None
+    model = gr.update(choices=names, value=session.active_model)
+    return session, model, model, session.header()
+
+
+def choose_model(state, name):
+    """A model picked in Predict or Evaluate becomes the active one in both."""
+    session = _session(state)
+    session.active_model = name
+    return gr.update(value=name), gr.update(value=name), session.header()
 
 
 # ---------------------------------------------------------------- Dataset tab
 def show_dataset(state, key, class_filter, seed):
     session = _session(state)
     session.dataset_key = key
+    if key == "upload" and session.uploaded is None:
+        return ("**Upload a zip** with one folder of images per class (2 to 100 classes), e.g. "
+                "`cats/1.jpg, dogs/2.jpg`.", *[gr.update()] * 5)
     try:
         data = session.dataset()
     except ValueError as exc:
@@ -47,7 +58,9 @@ def show_dataset(state, key, class_filter, seed):
             f"**{baseline:.1%}**: a model must beat that to have learned anything.")
     filt = gr.update(choices=["all classes", *data.class_names],
                      value=class_filter if cls is not None else "all classes")
-    return (info, figures.sample_grid(data, idx), counts, filt,
+    counts_plot = gr.update(value=counts, y_lim=[0, int(counts["images"].max() * 1.1)],
+                            sort=list(data.class_names))
+    return (info, figures.sample_grid(data, idx), counts_plot, filt,
             figures.pixel_figure(first, f"{data.class_names[data.y_train[idx[0]]]}: pixel values"),
             figures.augment_preview(first, int(seed)))
 
@@ -110,7 +123,7 @@ def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, 
             picker = gr.update(choices=names, value=name)
             yield (session, *figures.curve_frames(points), help_texts.final_line(item),
                    gr.update(value=str(session.trained[name].download), visible=True),
-                   picker, picker, f"Active model: **{name}**")
+                   picker, picker, session.header())
     except ValueError as exc:
         raise gr.Error(str(exc))
 
@@ -167,9 +180,9 @@ def show_evaluation(state, model_name, seed):
 # ---------------------------------------------------------------- layout
 def build() -> gr.Blocks:
     with gr.Blocks(title="Train an image classifier, live") as demo:
-        state = gr.State(None)
+        state = gr.State(None, delete_callback=lambda s: s is not None and s.close())
         gr.Markdown(help_texts.HEADER)
-        active = gr.Markdown("Active model: **the shipped Fashion-MNIST CNN** (train your own in the Train tab)")
+        active = gr.Markdown()
         with gr.Tabs():
             with gr.Tab("Dataset", id="dataset"):
                 gr.Markdown(help_texts.HOW["dataset"])
@@ -178,16 +191,16 @@ def build() -> gr.Blocks:
                     ds_class = gr.Dropdown(["all classes"], value="all classes", label="Show class")
                     ds_seed = gr.Number(0, label="Shuffle seed", precision=0, visible=False)
                     shuffle = gr.Button("Shuffle", scale=0)
-                zip_file = gr.File(label="Zip of class folders (for 'Your own')", file_types=[".zip"],
-                                   height=90)
+                zip_file = gr.File(label="Zip with one folder of images per class", file_types=[".zip"],
+                                   height=140, visible=False)
                 ds_info = gr.Markdown()
                 with gr.Row():
-                    grid = gr.Gallery(label="25 training images", columns=5, rows=5, height=560,
+                    grid = gr.Gallery(label="25 training images", columns=5, rows=5, height=700,
                                       object_fit="contain", scale=3)
                     with gr.Column(scale=2):
                         counts = gr.BarPlot(x="class", y="images", label="Images per class",
-                                            x_label_angle=-45, height=260)
-                        pixels = gr.Plot(label="One image, enlarged")
+                                            x_label_angle=-45, height=260, y_lim=[0, None])
+                        pixels = gr.Plot(label="One image, enlarged", show_label=False)
                 aug = gr.Gallery(label="The same image as the augmentation layers may show it "
                                        "(cnn_aug, cnn_pre)", columns=5, rows=1, height=200)
                 with gr.Accordion("What is happening here?", open=False):
@@ -259,11 +272,14 @@ def build() -> gr.Blocks:
 
         private = dict(api_visibility="private")
         ds_outputs = [ds_info, grid, counts, ds_class, pixels, aug]
-        demo.load(new_session, None, [state, pred_model, eval_model], **private).then(
+        demo.load(new_session, None, [state, pred_model, eval_model, active], **private).then(
             show_dataset, [state, ds_key, ds_class, ds_seed], ds_outputs, **private).then(
             describe_model, [model_key, state], [model_info, epochs], **private)
+        ds_key.input(lambda key: gr.update(visible=key == "upload"), ds_key, zip_file, **private)
         gr.on([ds_key.input, ds_class.input], show_dataset, [state, ds_key, ds_class, ds_seed],
-              ds_outputs, **private)
+              ds_outputs, **private).then(lambda s: _session(s).header(), state, active, **private)
+        for picker in (pred_model, eval_model):
+            picker.input(choose_model, [state, picker], [pred_model, eval_model, active], **private)
         shuffle.click(lambda s: int(s) + 1, ds_seed, ds_seed, **private).then(
             show_dataset, [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
         zip_file.upload(upload_zip, [state, zip_file], ds_key, **private).then(

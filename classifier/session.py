@@ -4,6 +4,7 @@ browser tab in a `gr.State`."""
 from __future__ import annotations
 
 import functools
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Session:
     trained: dict[str, TrainedModel] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     runs_done: int = 0
+    active_model: str | None = None
     _workdir: Path | None = None
 
     @property
@@ -100,9 +102,26 @@ class Session:
         folder = run.save(self.workdir / f"run{n}")
         predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")
+        self.active_model = name
         while len(self.trained) > MAX_SESSION_MODELS:
             self.trained.pop(next(iter(self.trained)))
         return name
+
+    def header(self) -> str:
+        """The line under the title: the dataset and model in use."""
+        titles = {key: desc.split(":")[0] for key, (_, _, desc) in DATASETS.items()}
+        data = (self.uploaded.title if self.dataset_key == "upload" and self.uploaded
+                else titles.get(self.dataset_key, "your upload"))
+        model = self.active_model or "none yet"
+        return f"Dataset: **{data}** · Active model: **{model}**"
+
+    def close(self) -> None:
+        """Free what this session holds (called when the browser session is deleted)."""
+        self.stop.set()
+        self.trained.clear()
+        self.uploaded = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def new_stop(self) -> threading.Event:
         """A fresh stop switch for a new run (the old run's switch stays set)."""

@@ -29,7 +29,8 @@ def test_dataset_handler_shows_grid_counts_and_baseline():
     assert "60,000 train / 10,000 test" in info and "10.0%" in info
     assert len(grid) == 25 and all(caption == "Sneaker" for _, caption in grid)
     assert grid[0][0].shape == (140, 140)  # sharp 5x nearest-neighbour upscale of 28x28
-    assert counts["images"].tolist() == [6000] * 10 and len(aug) == 5
+    assert counts["value"]["images"].tolist() == [6000] * 10 and len(aug) == 5
+    assert counts["y_lim"] == [0, 6600]  # bars start at zero, so equal classes look equal
 
 
 def test_prediction_handler_answers_a_drawn_one(tmp_path):
