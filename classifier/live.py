@@ -11,16 +11,30 @@ from .run import Run, run_training
 from .settings import TrainSettings
 
 
+class _StopOrAbandoned:
+    """Set when asked to stop, or when nobody has pulled from the stream for `patience` s
+    (a UI that dropped the iterator without closing it, e.g. a cancelled request)."""
+
+    def __init__(self, stop: threading.Event, patience: float):
+        self.stop, self.patience, self.last_pull = stop, patience, time.monotonic()
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or time.monotonic() - self.last_pull > self.patience
+
+
 def stream_training(dataset: Dataset, model_key: str, settings: TrainSettings,
-                    stop: threading.Event, every: float = 0.25) -> Iterator[list[dict] | Run]:
+                    stop: threading.Event, every: float = 0.25,
+                    patience: float = 15.0) -> Iterator[list[dict] | Run]:
     """Train in a thread; yield lists of new metric points at most every `every` seconds, then
-    the finished `Run`. Closing the iterator (a closed browser tab) stops the training."""
+    the finished `Run`. Closing the iterator (a closed browser tab), or not pulling from it for
+    `patience` seconds, stops the training."""
     points: queue.Queue = queue.Queue()
     outcome: dict = {}
+    flag = _StopOrAbandoned(stop, patience)
 
     def work() -> None:
         try:
-            outcome["run"] = run_training(dataset, model_key, settings, points.put, stop)
+            outcome["run"] = run_training(dataset, model_key, settings, points.put, flag)
         except BaseException as exc:  # handed to the caller's thread below
             outcome["error"] = exc
 
@@ -28,6 +42,7 @@ def stream_training(dataset: Dataset, model_key: str, settings: TrainSettings,
     thread.start()
     try:
         while thread.is_alive() or not points.empty():
+            flag.last_pull = time.monotonic()
             batch = _drain(points, timeout=every)
             if batch:
                 yield batch

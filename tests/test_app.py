@@ -115,3 +115,46 @@ def test_two_clients_train_at_once_and_get_their_own_runs(client):
         val = [row for row in acc["data"] if row[2] == "validation"]
         assert len(val) == epochs, (tag, status)
         assert f"after {epochs} epoch(s)" in status
+
+
+def _training_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("train-") and t.is_alive()]
+
+
+def test_cancelled_client_stops_its_training(client):
+    """A closed tab (a cancelled job) ends that user's run: the training thread exits."""
+    import time
+    c = Client(client.src, verbose=False)
+    job = c.submit("mlp", 50, 64, "recipe's own", 0, 0.1, api_name="/train")
+    deadline = time.time() + 60
+    while not _training_threads() and time.time() < deadline:
+        time.sleep(0.2)
+    assert _training_threads(), "training never started"
+    time.sleep(1.0)
+    job.cancel()
+    deadline = time.time() + 30
+    while _training_threads() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _training_threads()
+
+
+def test_bad_zip_upload_is_a_clear_error(tmp_path):
+    bad = tmp_path / "classes.zip"
+    bad.write_bytes(b"not a zip at all")
+    with pytest.raises(app.gr.Error, match="not a readable zip"):
+        app.upload_zip(Session(), str(bad))
+
+
+def test_zip_upload_becomes_the_dataset(tmp_path):
+    import zipfile
+    path = tmp_path / "shapes.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for cls, value in (("dark", 30), ("light", 220)):
+            for i in range(4):
+                buf = tmp_path / f"{cls}{i}.png"
+                Image.new("L", (20 + i, 20), value).save(buf)
+                zf.write(buf, f"shapes/{cls}/{i}.png")
+    session = Session()
+    assert app.upload_zip(session, str(path))["value"] == "upload"
+    info, grid, *_ = app.show_dataset(session, "upload", "all classes", 0)
+    assert "2 classes" in info and "uploaded zip shapes.zip" in info and len(grid) == 6
