@@ -115,17 +115,22 @@ def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, 
                 points += item
                 last = item[-1]
                 progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
-                yield (session, *figures.curve_frames(points), help_texts.status_line(points), gr.update(),
+                yield (session, *_curves(points, settings.epochs), help_texts.status_line(points), gr.update(),
                        gr.update(), gr.update(), gr.update())
                 continue
             name = session.add_run(item)
             names = session.model_names()
             picker = gr.update(choices=names, value=name)
-            yield (session, *figures.curve_frames(points), help_texts.final_line(item),
+            yield (session, *_curves(points, settings.epochs), help_texts.final_line(item),
                    gr.update(value=str(session.trained[name].download), visible=True),
                    picker, picker, session.header())
     except ValueError as exc:
         raise gr.Error(str(exc))
+
+
+def _curves(points, epochs):
+    """Accuracy and loss plots over the whole run's x range, so they grow left to right."""
+    return [gr.update(value=frame, x_lim=[0, epochs]) for frame in figures.curve_frames(points)]
 
 
 def stop_training(state):
@@ -142,7 +147,8 @@ def show_prediction(state, model_name, image):
         pred = session.predictor(model_name).predict(image)
     except ValueError as exc:
         raise gr.Error(str(exc))
-    return (figures.probability_frame(pred.probabilities), help_texts.top_line(pred, LOW_CONFIDENCE),
+    bars = gr.update(value=figures.probability_frame(pred.probabilities), sort=list(pred.probabilities))
+    return (bars, help_texts.top_line(pred, LOW_CONFIDENCE),
             figures.upscale(pred.seen, 196))
 
 
@@ -171,7 +177,9 @@ def show_evaluation(state, model_name, seed):
     mistakes = [(figures.upscale(data.x_test[i]), f"{data.class_names[ev.y_pred[i]]} "
                  f"{ev.confidence[i]:.0%}, true: {data.class_names[ev.y_true[i]]}") for i in wrong]
     per_class = ev.per_class_accuracy()
-    frame = figures.pd.DataFrame({"class": list(per_class), "accuracy": list(per_class.values())})
+    frame = gr.update(value=figures.pd.DataFrame({"class": list(per_class),
+                                                  "accuracy": list(per_class.values())}),
+                      sort=list(data.class_names))
     text = (f"**Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images the model never "
             f"trained on (test loss {ev.loss:.3f}).")
     return text, figures.confusion_figure(ev.confusion_matrix(), data.class_names), frame, grid, mistakes
@@ -262,10 +270,10 @@ def build() -> gr.Blocks:
                     eval_btn = gr.Button("Evaluate on the test set", variant="primary")
                 eval_text = gr.Markdown()
                 with gr.Row():
-                    confusion = gr.Plot(label="Confusion matrix")
+                    confusion = gr.Plot(label="Confusion matrix", show_label=False)
                     per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1],
                                            label="Accuracy per class", x_label_angle=-45)
-                eval_grid = gr.Plot(label="25 test images: green right, red wrong")
+                eval_grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
                 mistakes = gr.Gallery(label="The most confident mistakes", columns=5, height=320)
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["evaluate"])

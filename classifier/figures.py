@@ -106,6 +106,7 @@ def confusion_figure(cm: np.ndarray, class_names: list[str]):
     ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(n), class_names, rotation=45, ha="right")
     ax.set_yticks(range(n), class_names)
+    ax.set_title("Confusion matrix: rows true, columns predicted")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if n <= 20:
@@ -122,7 +123,8 @@ def prediction_grid_figure(images: np.ndarray, y_true, y_pred, confidence, class
     """Test images with 'predicted (confidence) / true', green when right, red when wrong."""
     from matplotlib.figure import Figure
     rows = max(1, int(np.ceil(len(images) / columns)))
-    fig = Figure(figsize=(2.1 * columns, 2.3 * rows), layout="constrained")
+    fig = Figure(figsize=(2.1 * columns, 2.3 * rows + 0.4), layout="constrained")
+    fig.suptitle("Test images: predicted (confidence), true label. Green right, red wrong")
     for k, img in enumerate(images):
         ax = fig.add_subplot(rows, columns, k + 1)
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255)

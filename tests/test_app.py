@@ -35,7 +35,9 @@ def test_dataset_handler_shows_grid_counts_and_baseline():
 
 def test_prediction_handler_answers_a_drawn_one(tmp_path):
     sketch = {"background": None, "layers": [], "composite": np.asarray(Image.open(_digit_one(tmp_path / "one.png")))}
-    bars, text, seen = app.show_prediction(Session(), "MNIST digits: CNN (shipped)", sketch)
+    update, text, seen = app.show_prediction(Session(), "MNIST digits: CNN (shipped)", sketch)
+    bars = update["value"]
+    assert update["sort"] == list("0123456789")  # class order, not alphabetical or by score
     assert abs(bars["probability"].sum() - 1) < 0.01 and len(bars) == 10
     assert bars.loc[bars["answer"] == "top answer", "class"].item() == "1"
     assert text.startswith("1. **1**") and seen.shape == (196, 196)
@@ -54,7 +56,8 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     session.dataset_key = "upload"
     session.uploaded = make_dataset(n_train=120, n_test=30)
     updates = list(app.train_model(session, "mlp", 2, 16, "recipe's own", 0, 0.2, progress=lambda *a, **k: None))
-    acc, loss, final = updates[-1][1], updates[-1][2], updates[-1][3]
+    acc, final = updates[-1][1]["value"], updates[-1][3]
+    assert updates[-1][1]["x_lim"] == [0, 2]
     assert set(acc["series"]) == {"training", "validation"} and len(acc[acc.series == "validation"]) == 2
     assert "Test accuracy" in final and len(session.trained) == 1
     name = next(iter(session.trained))

@@ -6,7 +6,6 @@ written to docs/screenshots/<tab>.png.
 """
 from __future__ import annotations
 
-import os
 import re
 import socket
 from pathlib import Path
@@ -87,6 +86,13 @@ def block(scope, label: str):
     return scope.locator(".block").filter(has=own_label)
 
 
+def percent(locator, pattern: str) -> float:
+    """The number in `locator`'s text that `pattern`'s one group captures."""
+    found = re.search(pattern, locator.inner_text())
+    assert found, f"{pattern!r} not in {locator.inner_text()!r}"
+    return float(found.group(1))
+
+
 def no_error_toast(page):
     expect(page.locator("[data-testid=toast-body].error")).to_have_count(0)
 
@@ -116,30 +122,53 @@ def test_dataset_tab_shows_25_labelled_images(page):
     screenshot(page, "dataset")
 
 
-def test_predict_tab_reads_a_drawn_one(page):
-    panel = open_tab(page, "Predict")
-    choose(panel, "Model", "MNIST digits: CNN (shipped)")
-    expect(panel.get_by_label("Model", exact=True)).to_have_value("MNIST digits: CNN (shipped)")
-
-    canvas = block(panel, "Draw here").locator(".pixi-target canvas")
-    expect(canvas).to_be_visible()
+def draw_vertical_stroke(page, canvas, dx: float = 0):
+    """A '1': one stroke down the middle of the canvas, in a few mouse steps."""
     box = canvas.bounding_box()
-    x, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    x, cy = box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2
     page.mouse.move(x, cy - 100)
     page.mouse.down()
-    for i in range(1, 11):
-        page.mouse.move(x, cy - 100 + 20 * i)
+    for i in range(1, 6):
+        page.mouse.move(x, cy - 100 + 40 * i)
     page.mouse.up()
 
-    answers = panel.locator("[data-testid=markdown] ol > li")
+
+def predict_panel(page, model: str):
+    panel = open_tab(page, "Predict")
+    choose(panel, "Model", model)
+    expect(panel.get_by_label("Model", exact=True)).to_have_value(model)
+    canvas = block(panel, "Draw here").locator(".pixi-target canvas")
+    expect(canvas).to_be_visible()
+    # the answer Markdown renders the top 3 as an ordered list: "1. **1** 97.1%"
+    return panel, canvas, panel.locator("[data-testid=markdown] ol > li")
+
+
+FIRST_STROKE_BUG = ("Gradio 6.31's ImageEditor frontend drops the first `change` after load "
+                    "(`onchange: u ? dispatch('change') : u = true`), so app.py's sketch.change "
+                    "listener ignores the first stroke; sketch.input fires on it")
+
+
+def test_predict_tab_reads_a_drawn_one(page):
+    panel, canvas, answers = predict_panel(page, "MNIST digits: CNN (shipped)")
+    draw_vertical_stroke(page, canvas)
+    try:
+        answers.first.wait_for(timeout=5_000)
+    except sync_api.TimeoutError:  # FIRST_STROKE_BUG: retrace the same line
+        draw_vertical_stroke(page, canvas)
     expect(answers).to_have_count(3, timeout=30_000)
-    # top-3 list: "1. **1** 97.1%"
     expect(answers.first).to_have_text(re.compile(r"^\s*1\s+\d{1,3}\.\d%\s*$"))
     expect(answers.first.locator("strong")).to_have_text("1")
     expect(block(panel, "What the model sees").locator("img")).to_be_visible()
     expect(block(panel, "Softmax scores").locator("canvas, svg").first).to_be_visible()
     no_error_toast(page)
     screenshot(page, "predict")
+
+
+@pytest.mark.xfail(reason=FIRST_STROKE_BUG, strict=False)
+def test_predict_answers_the_first_stroke(page):
+    _, canvas, answers = predict_panel(page, "MNIST digits: CNN (shipped)")
+    draw_vertical_stroke(page, canvas)
+    expect(answers).to_have_count(3, timeout=8_000)
 
 
 def test_train_one_epoch_mlp(page):
@@ -154,7 +183,9 @@ def test_train_one_epoch_mlp(page):
 
     panel.get_by_role("button", name="Train", exact=True).click()
     expect(panel.get_by_text(re.compile(r"Test accuracy \d"))).to_be_visible(timeout=TRAIN_TIMEOUT)
-    expect(panel.get_by_text(re.compile(r"^Done after 1 epoch"))).to_be_visible()
+    done = panel.get_by_text(re.compile(r"^Done after 1 epoch"))
+    expect(done).to_be_visible()
+    assert percent(done, r"Test accuracy ([\d.]+)%") > 70  # one MLP epoch gets ~84%
     expect(block(panel, "Accuracy").locator("canvas, svg").first).to_be_visible()
     expect(panel.get_by_role("button", name=re.compile("Download the trained model"))).to_be_visible()
     no_error_toast(page)
@@ -180,14 +211,19 @@ def test_stop_keeps_a_partly_trained_model(page):
     panel.get_by_role("button", name="Train", exact=True).click()
     expect(panel.get_by_text(re.compile(r"Epoch \d+/30"))).to_be_visible(timeout=60_000)
     panel.get_by_role("button", name="Stop", exact=True).click()
-    expect(panel.get_by_text("Stopped as you asked")).to_be_visible(timeout=20_000)
+    # stop_training's gr.Info toast is not checked: with queue=False Gradio only prints it
+    stopped = panel.get_by_text("Stopped as you asked")
+    expect(stopped).to_be_visible(timeout=20_000)
+    assert percent(stopped, r"after (\d+) epoch") < 30
     no_error_toast(page)
 
 
 def test_evaluate_tab_shows_confusion_matrix(page):
     panel = open_tab(page, "Evaluate")
     panel.get_by_role("button", name="Evaluate on the test set").click()
-    expect(panel.get_by_text(re.compile(r"Test accuracy \d"))).to_be_visible(timeout=60_000)
+    accuracy = panel.get_by_text(re.compile(r"Test accuracy \d"))
+    expect(accuracy).to_be_visible(timeout=60_000)
+    assert percent(accuracy, r"Test accuracy ([\d.]+)%") > 80  # shipped models: ~88-92%
     expect(block(panel, "Confusion matrix").locator("img")).to_be_visible()
     expect(block(panel, "25 test images").locator("img")).to_be_visible()
     expect(block(panel, "The most confident mistakes").locator("img")).to_have_count(10)
