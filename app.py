@@ -203,14 +203,14 @@ def build() -> gr.Blocks:
                                    height=140, visible=False)
                 ds_info = gr.Markdown()
                 with gr.Row():
-                    grid = gr.Gallery(label="25 training images", columns=5, rows=5, height=700,
+                    grid = gr.Gallery(label="25 training images", columns=5, rows=5, height=740,
                                       object_fit="contain", scale=3)
                     with gr.Column(scale=2):
                         counts = gr.BarPlot(x="class", y="images", label="Images per class",
                                             x_label_angle=-45, height=260, y_lim=[0, None])
                         pixels = gr.Plot(label="One image, enlarged", show_label=False)
                 aug = gr.Gallery(label="The same image as the augmentation layers may show it "
-                                       "(cnn_aug, cnn_pre)", columns=5, rows=1, height=200)
+                                       "(cnn_aug, cnn_pre)", columns=5, rows=1, height=250)
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["dataset"])
             with gr.Tab("Train", id="train"):
@@ -231,10 +231,12 @@ def build() -> gr.Blocks:
                     with gr.Column(scale=2):
                         model_info = gr.Markdown()
                         status = gr.Markdown("Press **Train** to start.")
-                        acc_plot = gr.LinePlot(x="epoch", y="accuracy", color="series",
-                                               y_lim=[0, 1], label="Accuracy", height=260)
-                        loss_plot = gr.LinePlot(x="epoch", y="loss", color="series",
-                                                label="Loss", height=260)
+                        curve = dict(x="epoch", color="series", height=300, colors_in_legend=[],
+                                     color_map={"training": "#4263eb", "validation": "#f76707"})
+                        acc_plot = gr.LinePlot(y="accuracy", y_lim=[0, 1], **curve,
+                                               label="Accuracy: blue training, orange validation")
+                        loss_plot = gr.LinePlot(y="loss", **curve,
+                                                label="Loss: blue training, orange validation")
                         download = gr.DownloadButton("Download the trained model (.keras)",
                                                      visible=False)
                 with gr.Accordion("What is happening here?", open=False):
@@ -255,7 +257,8 @@ def build() -> gr.Blocks:
                     with gr.Column():
                         bars = gr.BarPlot(x="class", y="probability", color="answer", y_lim=[0, 1],
                                           color_map={"top answer": "#e8590c", "other": "#4c6ef5"},
-                                          label="Softmax scores", x_label_angle=-45, height=300)
+                                          label="Softmax scores", x_label_angle=-45, height=300,
+                                          colors_in_legend=[])
                         answer = gr.Markdown()
                         seen = gr.Image(label="What the model sees (28x28 after preprocessing)",
                                         height=220, interactive=False)
@@ -274,7 +277,7 @@ def build() -> gr.Blocks:
                     per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1],
                                            label="Accuracy per class", x_label_angle=-45)
                 eval_grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
-                mistakes = gr.Gallery(label="The most confident mistakes", columns=5, height=320)
+                mistakes = gr.Gallery(label="The most confident mistakes", columns=5, height="auto")
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["evaluate"])
 
@@ -297,8 +300,9 @@ def build() -> gr.Blocks:
                               [state, acc_plot, loss_plot, status, download, pred_model, eval_model, active],
                               api_name="train", concurrency_limit=TRAIN_CONCURRENCY,
                               concurrency_id="train")
-        stop_btn.click(stop_training, state, None, queue=False, **private)
-        sketch.change(show_prediction, [state, pred_model, sketch], [bars, answer, seen],
+        stop_btn.click(stop_training, state, None, concurrency_limit=None, **private)
+        # .input, not .change: Gradio 6.31's image editor drops its first change event
+        sketch.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen],
                       trigger_mode="always_last", show_progress="hidden", **private)
         upload.change(show_prediction, [state, pred_model, upload], [bars, answer, seen], **private)
         pred_model.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen], **private)

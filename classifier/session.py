@@ -14,6 +14,7 @@ from .data import Dataset
 from .datasets import DATASETS, load_dataset
 from .evaluation import Evaluation, evaluate
 from .predict import Predictor
+from .models import MODELS
 from .run import Run
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -97,8 +98,9 @@ class Session:
         """Keep a finished run as a model of this session; returns its name."""
         self.runs_done += 1
         n = self.runs_done
-        name = (f"#{n} {run.dataset.title}: {run.model_key}, {run.result.epochs_done} epochs, "
-                f"test {run.evaluation.accuracy:.1%}")
+        epochs = run.result.epochs_done
+        name = (f"#{n} {run.dataset.title}: {MODELS[run.model_key].title}, {epochs} "
+                f"epoch{'s' if epochs != 1 else ''}, test {run.evaluation.accuracy:.1%}")
         folder = run.save(self.workdir / f"run{n}")
         predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")
@@ -113,7 +115,7 @@ class Session:
         data = (self.uploaded.title if self.dataset_key == "upload" and self.uploaded
                 else titles.get(self.dataset_key, "your upload"))
         model = self.active_model or "none yet"
-        return f"Dataset: **{data}** · Active model: **{model}**"
+        return f"Browsing: **{data}** · Active model: **{model}**"
 
     def close(self) -> None:
         """Free what this session holds (called when the browser session is deleted)."""

@@ -61,7 +61,7 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     assert set(acc["series"]) == {"training", "validation"} and len(acc[acc.series == "validation"]) == 2
     assert "Test accuracy" in final and len(session.trained) == 1
     name = next(iter(session.trained))
-    assert name.startswith("#1 Tiny: mlp, 2 epochs")
+    assert name.startswith("#1 Tiny: MLP (Flatten-Dense-128), 2 epochs")
     assert updates[-1][4]["value"].endswith("model.keras")
 
 
