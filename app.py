@@ -303,7 +303,7 @@ def build() -> gr.Blocks:
         stop_btn.click(stop_training, state, None, concurrency_limit=None, **private)
         # .input, not .change: Gradio 6.31's image editor drops its first change event
         sketch.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen],
-                      trigger_mode="always_last", show_progress="hidden", **private)
+                     trigger_mode="always_last", show_progress="hidden", **private)
         upload.change(show_prediction, [state, pred_model, upload], [bars, answer, seen], **private)
         pred_model.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen], **private)
         with gr.Row(visible=False):  # the API's own inputs and output, never shown

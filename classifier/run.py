@@ -11,6 +11,7 @@ from .models import MODELS, build_model
 from .settings import TrainSettings
 from .storage import save_model
 from .training import StopFlag, TrainResult, train
+from .transfer import split_frozen, train_cached
 
 
 @dataclass
@@ -54,5 +55,6 @@ def run_training(dataset: Dataset, model_key: str, settings: TrainSettings | Non
     s = replace(s, epochs=s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size)
     keras.utils.set_random_seed(s.seed)
     model = build_model(model_key, dataset.image_shape, dataset.num_classes, s, dataset.x_train)
-    result = train(model, dataset, s, on_metrics=on_metrics, stop=stop)
+    fit = train_cached if split_frozen(model) is not None else train  # frozen base: cache it
+    result = fit(model, dataset, s, on_metrics=on_metrics, stop=stop)
     return Run(model_key, dataset, s, model, result, evaluate(model, dataset))

@@ -39,7 +39,7 @@ def app_url(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLASSIFIER_OFFLINE", "1")
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        # GRADIO_TEMP_DIR is not changed here: Gradio reads it once, at its first launch
         import app
         _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=_free_port(),
                                     quiet=True, **app.LAUNCH)

@@ -1,0 +1,331 @@
+"""The speed benchmarks: `python benchmarks/bench.py all` prints every table (BENCHMARKS.md).
+
+Sections: time-to-accuracy (the tutorials' recipe vs the app's training path), the live-curve
+callback's overhead, per-model seconds per epoch, prediction latency in the server and through
+gradio_client, cold start, and memory over 20 trainings. `--quick` runs each on a tiny setting
+(the CI test uses it). Figures are medians of `--repeats` runs; comparisons are ratios measured
+side by side in one run, because this machine is shared and noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from classifier.datasets import load_fashion_mnist  # noqa: E402
+
+
+def table(title: str, header: list[str], rows: list[list]) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(_fmt(v) for v in row) + " |")
+    sys.stdout.flush()
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if v < 1 else f"{v:.2f}"
+    return str(v)
+
+
+def data(quick: bool):
+    d = load_fashion_mnist()
+    return d.subset(2000, 1000) if quick else d
+
+
+# ------------------------------------------------------------------ 1. time to accuracy
+def _test_accuracy_callback(x_test, y_test, log: list):
+    """Logs (epoch, training seconds so far, test accuracy) at each epoch end; the time spent
+    evaluating is excluded from the training seconds."""
+    import keras
+
+    class TestAccuracy(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t0, self.excluded = time.perf_counter(), 0.0
+
+        def on_epoch_end(self, epoch, logs=None):
+            start = time.perf_counter()
+            p = np.asarray(self.model.predict_on_batch(x_test))
+            log.append((epoch + 1, start - self.t0 - self.excluded,
+                        float((p.argmax(1) == y_test).mean())))
+            self.excluded += time.perf_counter() - start
+    return TestAccuracy()
+
+
+def recipe_fit(d, epochs: int, log: list) -> None:
+    """The tutorials' recipe: x / 255.0 (float64), Flatten-Dense(128)-Dense(10), adam, batch 32."""
+    import keras
+    x_train, x_test = d.x_train[..., 0] / 255.0, d.x_test[..., 0] / 255.0
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, d.y_train, epochs=epochs, verbose=0,
+              callbacks=[_test_accuracy_callback(x_test, d.y_test, log)])
+
+
+def app_fit(d, epochs: int, log: list) -> None:
+    """The Train tab's path: registry MLP, default settings, live metrics callback on."""
+    import keras
+    from classifier.models import build_model
+    from classifier.settings import TrainSettings
+    from classifier import training
+    settings = TrainSettings(epochs=epochs, batch_size=64)
+    keras.utils.set_random_seed(0)
+    model = build_model("mlp", d.image_shape, 10, settings)
+    cb = _test_accuracy_callback(d.x_test.astype(np.float32), d.y_test, log)
+    original = training._live_callback_class
+
+    def with_test_accuracy():
+        live = original()
+
+        class Both(live):
+            def set_model(self, model):
+                super().set_model(model)
+                cb.set_model(model)
+
+            def on_train_begin(self, logs=None):
+                super().on_train_begin(logs)
+                cb.on_train_begin(logs)
+
+            def on_epoch_end(self, epoch, logs=None):
+                super().on_epoch_end(epoch, logs)
+                cb.on_epoch_end(epoch, logs)
+        return Both
+    training._live_callback_class = with_test_accuracy
+    try:
+        training.train(model, d, settings, on_metrics=[].append)
+    finally:
+        training._live_callback_class = original
+
+
+def time_to(log: list, target: float):
+    for epoch, seconds, acc in log:
+        if acc >= target:
+            return seconds, epoch
+    return None, None
+
+
+def bench_time_to_accuracy(args) -> None:
+    d = data(args.quick)
+    target = 0.75 if args.quick else 0.88
+    epochs = 2 if args.quick else args.epochs
+    rows, ratios = [], []
+    for r in range(args.repeats):
+        logs = {}
+        for name, fit in (("tutorials' recipe", recipe_fit), ("app default (MLP)", app_fit)):
+            logs[name] = []
+            fit(d, epochs, logs[name])
+            sec, ep = time_to(logs[name], target)
+            best = max(a for _, _, a in logs[name])
+            total = logs[name][-1][1]
+            rows.append([r + 1, name, f"{sec:.2f} s (epoch {ep})" if sec else f"not reached in {epochs}",
+                         round(best, 4), round(total, 2)])
+        a, b = (time_to(logs[n], target)[0] for n in logs)
+        ratios.append((a or logs["tutorials' recipe"][-1][1]) / (b or float("inf")))
+    table(f"Time to {target} test accuracy, Fashion-MNIST ({len(d.x_train):,} train images)",
+          ["run", "path", f"time to {target}", "best test acc", f"{epochs} epochs, s"], rows)
+    print(f"\nmedian speed-up (recipe time, or its full {epochs} epochs if it never gets there, "
+          f"over the app's): {statistics.median(ratios):.1f}x")
+
+
+# ------------------------------------------------------------------ 2. callback overhead
+def bench_overhead(args) -> None:
+    import keras
+    from classifier.models import build_model
+    from classifier.settings import TrainSettings
+    from classifier.training import _live_callback_class
+    d = data(args.quick)
+    epochs = 1 if args.quick else 3
+    settings = TrainSettings(batch_size=64)
+    times = {"without": [], "with": []}
+    for _ in range(args.repeats):
+        for mode in ("without", "with"):  # interleaved, so drift hits both alike
+            keras.utils.set_random_seed(0)
+            model = build_model("mlp", d.image_shape, 10, settings)
+            model.fit(d.x_train[:256], d.y_train[:256], epochs=1, verbose=0)  # compile outside
+            cbs = [_live_callback_class()([].append, epochs)] if mode == "with" else []
+            t = time.perf_counter()
+            model.fit(d.x_train, d.y_train, batch_size=64, epochs=epochs, verbose=0, callbacks=cbs)
+            times[mode].append(time.perf_counter() - t)
+    a, b = statistics.median(times["without"]), statistics.median(times["with"])
+    table("Live-curve callback overhead (MLP, batch 64, steps_per_execution 16)",
+          ["fit", f"median s ({epochs} epochs)", "runs"],
+          [["without callback", a, len(times["without"])], ["with the app's callback", b,
+                                                             len(times["with"])]])
+    print(f"\noverhead: {100 * (b / a - 1):+.1f}%")
+
+
+# ------------------------------------------------------------------ 3. per-model epochs
+def bench_models(args) -> None:
+    from classifier.models import MODELS
+    from classifier.run import run_training
+    from classifier.settings import TrainSettings
+    d = data(args.quick)
+    keys = args.models.split(",") if args.models else [k for k in MODELS if k != "mobilenetv2"]
+    rows = []
+    for key in keys:
+        epochs = 1 if args.quick else (args.model_epochs or MODELS[key].default_epochs)
+        run = run_training(d, key, TrainSettings(epochs=epochs, pretrained=False))
+        steady = run.result.epoch_seconds[1:] or run.result.epoch_seconds
+        rows.append([key, f"{run.model.count_params():,}", epochs,
+                     round(run.result.epoch_seconds[0], 2), round(statistics.median(steady), 2),
+                     round(run.result.seconds, 1), round(run.evaluation.accuracy, 4)])
+    table(f"Every model on Fashion-MNIST ({len(d.x_train):,} train images, default settings)",
+          ["model", "parameters", "epochs", "first epoch s", "median later epoch s",
+           "training s", "test accuracy"], rows)
+
+
+# ------------------------------------------------------------------ 4. prediction latency
+def _drawing() -> np.ndarray:
+    a = np.zeros((280, 280), np.uint8)
+    a[40:240, 120:160] = 255
+    return a
+
+
+def bench_latency(args) -> None:
+    from classifier.models import build_model
+    from classifier.predict import Predictor
+    from classifier.session import shipped_names, shipped_predictor
+    n = 20 if args.quick else 200
+    sketch = {"background": None, "layers": [], "composite": _drawing()}
+    rows = []
+    predictors = {name: shipped_predictor(name) for name in shipped_names()}
+    for key in ("mlp", "cnn", "cnn_bn"):
+        predictors[f"{key} (fresh)"] = Predictor(build_model(key, (28, 28, 1), 10),
+                                                 [str(i) for i in range(10)], "mnist")
+    for name, predictor in predictors.items():
+        predictor.predict(sketch)  # warm up
+        runs = []
+        for _ in range(args.repeats):
+            samples = []
+            for _ in range(n):
+                t = time.perf_counter()
+                predictor.predict(sketch)
+                samples.append(time.perf_counter() - t)
+            runs.append((np.percentile(samples, 50), np.percentile(samples, 95)))
+        p50, p95 = (statistics.median(r[i] for r in runs) * 1000 for i in (0, 1))
+        rows.append([name, round(p50, 2), round(p95, 2)])
+    base = predictors["mlp (fresh)"]
+    t = time.perf_counter()
+    for _ in range(10 if args.quick else 30):
+        base.model.predict(base.prepare(sketch).batch, verbose=0)
+    rows.append(["mlp via model.predict (for comparison)",
+                 round((time.perf_counter() - t) / (10 if args.quick else 30) * 1000, 2), "-"])
+    table(f"Server-side prediction: 280x280 drawing to probabilities, {n} calls x "
+          f"{args.repeats} runs", ["model", "p50 ms", "p95 ms"], rows)
+
+
+def _launch_app(port: int) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
+           "CLASSIFIER_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _first_predict(port: int, image: str, deadline: float):
+    from gradio_client import Client, handle_file
+    while time.time() < deadline:
+        try:
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            client.predict("Fashion-MNIST: MLP (shipped)", handle_file(image), api_name="/predict")
+            return client
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError("the app did not answer in time")
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_app(args) -> None:
+    """Cold start (launch to first prediction through the API) and client-side latency."""
+    from gradio_client import handle_file
+    image = str(ROOT / "assets" / "examples" / "fashion-sneaker.png")
+    starts, lat = [], []
+    for _ in range(args.repeats):
+        port = _free_port()
+        t = time.perf_counter()
+        proc = _launch_app(port)
+        try:
+            client = _first_predict(port, image, time.time() + 120)
+            starts.append(time.perf_counter() - t)
+            samples = []
+            for _ in range(20 if args.quick else 200):
+                t1 = time.perf_counter()
+                client.predict("Fashion-MNIST: MLP (shipped)", handle_file(image), api_name="/predict")
+                samples.append(time.perf_counter() - t1)
+            lat.append((np.percentile(samples, 50), np.percentile(samples, 95)))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    table("The running app (python app.py), through gradio_client",
+          ["measure", "median", "runs"],
+          [["cold start: launch to first /predict answer, s", statistics.median(starts), len(starts)],
+           ["/predict p50, ms", statistics.median(l[0] for l in lat) * 1000, len(lat)],
+           ["/predict p95, ms", statistics.median(l[1] for l in lat) * 1000, len(lat)]])
+
+
+# ------------------------------------------------------------------ 7. memory
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_memory(args) -> None:
+    from classifier.run import run_training
+    from classifier.settings import TrainSettings
+    d = data(True)  # memory growth does not need full-size data
+    n = 4 if args.quick else 20
+    rss = []
+    for _ in range(n):
+        run_training(d, "mlp", TrainSettings(epochs=1))
+        del _
+        rss.append(_rss_mb())
+    table(f"Resident memory after each of {n} trainings in one process (MLP, 1 epoch)",
+          ["after training", "RSS MB"], [[i + 1, round(m, 1)] for i, m in enumerate(rss)])
+    print(f"\ngrowth from the first to the last: {rss[-1] - rss[0]:+.1f} MB")
+
+
+SECTIONS = {"time-to-accuracy": bench_time_to_accuracy, "overhead": bench_overhead,
+            "models": bench_models, "latency": bench_latency, "app": bench_app,
+            "memory": bench_memory}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sections", nargs="+", choices=[*SECTIONS, "all"])
+    p.add_argument("--quick", action="store_true", help="tiny settings (seconds, for tests)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=10, help="epochs for time-to-accuracy")
+    p.add_argument("--models", help="comma-separated model keys for the models section")
+    p.add_argument("--model-epochs", type=int, help="override each model's default epochs")
+    args = p.parse_args()
+    if args.quick:
+        args.repeats = 1
+    names = list(SECTIONS) if "all" in args.sections else args.sections
+    print(f"benchmarks: {' '.join(names)}; repeats {args.repeats}; {os.cpu_count()} CPUs")
+    for name in names:
+        SECTIONS[name](args)
+
+
+if __name__ == "__main__":
+    main()
