@@ -86,29 +86,7 @@ def app_fit(d, epochs: int, log: list) -> None:
     keras.utils.set_random_seed(0)
     model = build_model("mlp", d.image_shape, 10, settings)
     cb = _test_accuracy_callback(d.x_test.astype(np.float32), d.y_test, log)
-    original = training._live_callback_class
-
-    def with_test_accuracy():
-        live = original()
-
-        class Both(live):
-            def set_model(self, model):
-                super().set_model(model)
-                cb.set_model(model)
-
-            def on_train_begin(self, logs=None):
-                super().on_train_begin(logs)
-                cb.on_train_begin(logs)
-
-            def on_epoch_end(self, epoch, logs=None):
-                super().on_epoch_end(epoch, logs)
-                cb.on_epoch_end(epoch, logs)
-        return Both
-    training._live_callback_class = with_test_accuracy
-    try:
-        training.train(model, d, settings, on_metrics=[].append)
-    finally:
-        training._live_callback_class = original
+    training.train(model, d, settings, on_metrics=[].append, callbacks=[cb])
 
 
 def time_to(log: list, target: float):

@@ -123,8 +123,10 @@ def _cosine_schedule(model, total_steps: int) -> None:
 
 def train(model, dataset: Dataset, settings: TrainSettings | None = None,
           on_metrics: Callable[[dict], object] | None = None, stop: StopFlag | None = None,
-          epochs: int | None = None, batch_size: int | None = None) -> TrainResult:
-    """Fit `model` on `dataset` with `settings`, streaming metrics to `on_metrics`."""
+          epochs: int | None = None, batch_size: int | None = None,
+          callbacks: list | None = None) -> TrainResult:
+    """Fit `model` on `dataset` with `settings`, streaming metrics to `on_metrics`; extra Keras
+    `callbacks` (e.g. a benchmark's) run after the live-metrics one."""
     import keras
     s = settings or TrainSettings()
     epochs = epochs or s.epochs or 5
@@ -135,7 +137,7 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
         raise ValueError("the training set is empty")
     n = dataset.num_classes
     live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds)
-    callbacks = [live]
+    callbacks = [live, *(callbacks or [])]
     if s.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=s.tensorboard_dir))
     if s.lr_schedule == "cosine":
