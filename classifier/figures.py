@@ -83,7 +83,12 @@ def curve_frames(points: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         elif "val_accuracy" in p:
             rows += [(float(p["epoch"]), p["val_accuracy"], "validation", "accuracy"),
                      (float(p["epoch"]), p["val_loss"], "validation", "loss")]
-    frame = pd.DataFrame(rows, columns=["epoch", "value", "series", "metric"]).dropna()
+    if rows and not any(r[2] == "validation" for r in rows):
+        # a placeholder with no value, so a live plot knows both series from its first frame
+        # (Gradio 6.31's LinePlot fixes its colour domain when it is first drawn)
+        rows += [(rows[0][0], None, "validation", "accuracy"), (rows[0][0], None, "validation", "loss")]
+    frame = pd.DataFrame(rows, columns=["epoch", "value", "series", "metric"])
+    frame = frame[frame.value.notna() | (frame.series == "validation")]
     acc = frame[frame.metric == "accuracy"].drop(columns="metric").rename(columns={"value": "accuracy"})
     loss = frame[frame.metric == "loss"].drop(columns="metric").rename(columns={"value": "loss"})
     return acc.reset_index(drop=True), loss.reset_index(drop=True)

@@ -13,7 +13,8 @@ HOW = {
     "train": "**How to use:** pick a model and epochs, press **Train**, watch the curves; "
              "**Stop** keeps what was learned so far.",
     "predict": "**How to use:** draw with the mouse (white on black) or upload an image; "
-               "the bars answer as you draw.",
+               "the bars answer as you draw. Draw shoes from the side with the toe to the "
+               "left, as in Fashion-MNIST.",
     "evaluate": "**How to use:** pick a model and press **Evaluate** to see it on test images "
                 "it never trained on.",
 }
@@ -38,7 +39,9 @@ WHAT = {
         "Your drawing is cleaned up the way the dataset's images were made (cropped, scaled, "
         "centred, white on black) and shrunk to the 28x28 the model takes: that is 'what the "
         "model sees'. The last layer's **softmax** turns the model's scores into probabilities "
-        "that add up to 100%. A model always answers one of the classes it knows, even for a "
+        "that add up to 100%. The model only knows what its training images looked like: every "
+        "shoe in Fashion-MNIST points left, so a shoe pointing right may look like something else "
+        "to it. A model always answers one of the classes it knows, even for a "
         "drawing of something else: a low top probability is its way of saying it is unsure."),
     "evaluate": (
         "**Test accuracy** is the share of test images answered correctly. The **confusion "

@@ -43,6 +43,17 @@ def test_prediction_handler_answers_a_drawn_one(tmp_path):
     assert text.startswith("1. **1**") and seen.shape == (196, 196)
 
 
+def test_prediction_handler_answers_a_drawn_shoe():
+    from PIL import ImageDraw
+    img = Image.new("L", (280, 280), 0)  # toe to the left, heel to the right, as in the data
+    ImageDraw.Draw(img).line([(250, 200), (250, 140), (170, 120), (130, 150), (30, 175),
+                              (30, 200), (250, 200)], fill=255, width=14)
+    sketch = {"background": None, "layers": [], "composite": np.asarray(img)}
+    for model in ("Fashion-MNIST: our CNN (shipped)", "Fashion-MNIST: MLP (shipped)"):
+        text = app.show_prediction(Session(), model, sketch)[1]
+        assert any(shoe in text for shoe in ("Sneaker", "Ankle boot", "Sandal")), (model, text)
+
+
 def test_prediction_handler_empty_and_bad_input():
     empty = {"background": None, "layers": [], "composite": None}
     assert app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", empty)[1].startswith("Draw")

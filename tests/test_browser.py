@@ -133,6 +133,21 @@ def draw_vertical_stroke(page, canvas, dx: float = 0):
     page.mouse.up()
 
 
+SHOE = [(100, 60), (100, 0), (25, -20), (-10, 10), (-100, 35), (-100, 60), (100, 60)]
+
+
+def draw_shoe(page, canvas):
+    """A shoe's outline, toe to the left and heel to the right as in Fashion-MNIST."""
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx + SHOE[0][0], cy + SHOE[0][1])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(SHOE, SHOE[1:]):
+        for t in (0.25, 0.5, 0.75, 1.0):
+            page.mouse.move(cx + x0 + t * (x1 - x0), cy + y0 + t * (y1 - y0))
+    page.mouse.up()
+
+
 def predict_panel(page, model: str):
     panel = open_tab(page, "Predict")
     choose(panel, "Model", model)
@@ -155,21 +170,33 @@ def test_predict_tab_reads_a_drawn_one(page):
     screenshot(page, "predict")
 
 
-def test_train_one_epoch_mlp(page):
+def test_predict_tab_reads_a_drawn_shoe(page):
+    _, canvas, answers = predict_panel(page, "Fashion-MNIST: our CNN (shipped)")
+    draw_shoe(page, canvas)
+    expect(answers).to_have_count(3, timeout=30_000)
+    top3 = " ".join(answers.all_inner_texts())
+    assert re.search(r"Sneaker|Ankle boot|Sandal", top3), top3
+
+
+def test_train_the_mlp_for_5_epochs(page):
+    """The issue's promise: 5 MLP epochs with live curves reach at least 0.87 on the test set."""
     panel = open_tab(page, "Train")
     expect(panel.get_by_label("Model", exact=True)).to_have_value("MLP (Flatten-Dense-128)")
-    # describe_model ran on load and set the recipe's own epochs; set 1 after it
-    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible()
+    # describe_model ran on load and set the recipe's own epochs (5); set it again after it
+    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible(
+        timeout=LOAD_TIMEOUT)
     epochs = panel.get_by_label("number input for Epochs")
-    epochs.fill("1")
+    epochs.fill("5")
     epochs.press("Enter")
-    expect(epochs).to_have_value("1")
+    expect(epochs).to_have_value("5")
 
     panel.get_by_role("button", name="Train", exact=True).click()
+    expect(panel.get_by_text(re.compile(r"validation accuracy 0\.\d+ after epoch 1"))).to_be_visible(
+        timeout=TRAIN_TIMEOUT)  # the live status while it trains
     expect(panel.get_by_text(re.compile(r"Test accuracy \d"))).to_be_visible(timeout=TRAIN_TIMEOUT)
-    done = panel.get_by_text(re.compile(r"^Done after 1 epoch"))
+    done = panel.get_by_text(re.compile(r"^Done after 5 epoch"))
     expect(done).to_be_visible()
-    assert percent(done, r"Test accuracy ([\d.]+)%") > 70  # one MLP epoch gets ~84%
+    assert percent(done, r"Test accuracy ([\d.]+)%") >= 87  # measured 87.96%
     expect(block(panel, "Accuracy").locator("canvas, svg").first).to_be_visible()
     expect(panel.get_by_role("button", name=re.compile("Download the trained model"))).to_be_visible()
     no_error_toast(page)
@@ -179,14 +206,15 @@ def test_train_one_epoch_mlp(page):
     picker = predict.get_by_label("Model", exact=True)
     expect(picker).to_have_value(re.compile(r"^#1 "))
     picker.click()
-    expect(page.get_by_role("option", name=re.compile(r"^#1 Fashion-MNIST: MLP \(Flatten-Dense-128\), 1 epoch,"))
+    expect(page.get_by_role("option", name=re.compile(r"^#1 Fashion-MNIST: MLP \(Flatten-Dense-128\), 5 epochs,"))
            ).to_have_count(1)
     page.keyboard.press("Escape")
 
 
 def test_stop_keeps_a_partly_trained_model(page):
     panel = open_tab(page, "Train")
-    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible(
+        timeout=LOAD_TIMEOUT)
     epochs = panel.get_by_label("number input for Epochs")
     epochs.fill("30")
     epochs.press("Enter")
