@@ -232,11 +232,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _raw_http_latency(port: int, image: str, n: int) -> tuple[float, float]:
+    """p50/p95 of /predict over plain HTTP (POST /gradio_api/call, then read the event
+    stream), the image uploaded once: the server's whole path without gradio_client."""
+    import httpx
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/") as http:
+        path = http.post("gradio_api/upload", files={"files": open(image, "rb")}).json()[0]
+        payload = {"data": ["Fashion-MNIST: MLP (shipped)",
+                            {"path": path, "meta": {"_type": "gradio.FileData"}}]}
+        samples = []
+        for _ in range(n):
+            t = time.perf_counter()
+            event = http.post("gradio_api/call/predict", json=payload).json()["event_id"]
+            with http.stream("GET", f"gradio_api/call/predict/{event}") as stream:
+                if not any(line.startswith("event: complete") for line in stream.iter_lines()):
+                    raise RuntimeError("/predict did not complete")
+            samples.append(time.perf_counter() - t)
+    return np.percentile(samples, 50), np.percentile(samples, 95)
+
+
 def bench_app(args) -> None:
     """Cold start (launch to first prediction through the API) and client-side latency."""
     from gradio_client import handle_file
     image = str(ROOT / "assets" / "examples" / "fashion-sneaker.png")
-    starts, lat = [], []
+    starts, lat, raw = [], [], []
     for _ in range(args.repeats):
         port = _free_port()
         t = time.perf_counter()
@@ -250,6 +269,7 @@ def bench_app(args) -> None:
                 client.predict("Fashion-MNIST: MLP (shipped)", handle_file(image), api_name="/predict")
                 samples.append(time.perf_counter() - t1)
             lat.append((np.percentile(samples, 50), np.percentile(samples, 95)))
+            raw.append(_raw_http_latency(port, image, 20 if args.quick else 200))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -257,7 +277,9 @@ def bench_app(args) -> None:
           ["measure", "median", "runs"],
           [["cold start: launch to first /predict answer, s", statistics.median(starts), len(starts)],
            ["/predict p50, ms", statistics.median(l[0] for l in lat) * 1000, len(lat)],
-           ["/predict p95, ms", statistics.median(l[1] for l in lat) * 1000, len(lat)]])
+           ["/predict p95, ms", statistics.median(l[1] for l in lat) * 1000, len(lat)],
+           ["/predict over plain HTTP p50, ms", statistics.median(r[0] for r in raw) * 1000, len(raw)],
+           ["/predict over plain HTTP p95, ms", statistics.median(r[1] for r in raw) * 1000, len(raw)]])
 
 
 # ------------------------------------------------------------------ 7. memory
@@ -276,7 +298,6 @@ def bench_memory(args) -> None:
     rss = []
     for _ in range(n):
         run_training(d, "mlp", TrainSettings(epochs=1))
-        del _
         rss.append(_rss_mb())
     table(f"Resident memory after each of {n} trainings in one process (MLP, 1 epoch)",
           ["after training", "RSS MB"], [[i + 1, round(m, 1)] for i, m in enumerate(rss)])

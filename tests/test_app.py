@@ -173,3 +173,15 @@ def test_zip_upload_becomes_the_dataset(tmp_path):
     assert app.upload_zip(session, str(path))["value"] == "upload"
     info, grid, *_ = app.show_dataset(session, "upload", "all classes", 0)
     assert "2 classes" in info and "uploaded zip shapes.zip" in info and len(grid) == 6
+
+
+def test_closing_a_session_frees_its_models_and_files():
+    session = Session()
+    session.uploaded = make_dataset(n_train=60, n_test=20)
+    session.dataset_key = "upload"
+    list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, 0.2, progress=lambda *a, **k: None))
+    folder = session.workdir
+    assert session.trained and any(folder.rglob("model.keras"))
+    session.close()
+    assert not session.trained and session.uploaded is None and not folder.exists()
+    assert session.stop.is_set()  # a run still going would stop

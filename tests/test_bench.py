@@ -18,6 +18,7 @@ def test_benchmarks_run_quick():
         assert f"### {title}" in out.stdout
     assert "| cnn_bn | 83,434 | 1 |" in out.stdout
     assert "overhead: " in out.stdout and "growth from the first to the last" in out.stdout
+    assert "/predict over plain HTTP p50, ms" in out.stdout
 
 
 def test_transfer_benchmark_runs_quick():
