@@ -95,15 +95,15 @@ def describe_model(key, state):
             gr.update(value=spec.default_epochs))
 
 
-def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, val_share,
-          progress=gr.Progress()):
+def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
+                val_share, progress=gr.Progress()):
     from classifier.live import stream_training
     session = _session(state)
     try:
         data = session.dataset()
         settings = TrainSettings(epochs=int(epochs), batch_size=int(batch_size),
                                  optimizer=None if optimizer == "recipe's own" else optimizer,
-                                 learning_rate=float(learning_rate) or None,
+                                 learning_rate=float(learning_rate) or None, lr_schedule=schedule,
                                  validation_split=float(val_share), pretrained=False,
                                  max_seconds=float(os.environ.get("CLASSIFIER_MAX_TRAIN_SECONDS", 1800)))
     except ValueError as exc:
@@ -224,6 +224,9 @@ def build() -> gr.Blocks:
                         optimizer = gr.Dropdown(["recipe's own", "adam", "sgd", "rmsprop"],
                                                 value="recipe's own", label="Optimizer")
                         lr = gr.Number(0, label="Learning rate (0 = the recipe's own)")
+                        schedule = gr.Dropdown([("cosine decay (fast)", "cosine"),
+                                                ("constant (the tutorials')", "constant")],
+                                               value="cosine", label="Learning-rate schedule")
                         val_share = gr.Slider(0.05, 0.3, value=0.1, step=0.05, label="Validation share")
                         with gr.Row():
                             train_btn = gr.Button("Train", variant="primary")
@@ -296,7 +299,7 @@ def build() -> gr.Blocks:
         zip_file.upload(upload_zip, [state, zip_file], ds_key, **private).then(
             show_dataset, [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
         model_key.input(describe_model, [model_key, state], [model_info, epochs], **private)
-        run = train_btn.click(train_model, [state, model_key, epochs, batch, optimizer, lr, val_share],
+        run = train_btn.click(train_model, [state, model_key, epochs, batch, optimizer, lr, schedule, val_share],
                               [state, acc_plot, loss_plot, status, download, pred_model, eval_model, active],
                               api_name="train", concurrency_limit=TRAIN_CONCURRENCY,
                               concurrency_id="train")

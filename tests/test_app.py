@@ -66,7 +66,7 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     session = Session()
     session.dataset_key = "upload"
     session.uploaded = make_dataset(n_train=120, n_test=30)
-    updates = list(app.train_model(session, "mlp", 2, 16, "recipe's own", 0, 0.2, progress=lambda *a, **k: None))
+    updates = list(app.train_model(session, "mlp", 2, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
     acc, final = updates[-1][1]["value"], updates[-1][3]
     assert updates[-1][1]["x_lim"] == [0, 2]
     assert set(acc["series"]) == {"training", "validation"} and len(acc[acc.series == "validation"]) == 2
@@ -119,7 +119,7 @@ def test_two_clients_train_at_once_and_get_their_own_runs(client):
 
     def train(tag, epochs):
         c = Client(url, verbose=False)
-        results[tag] = c.predict("mlp", epochs, 256, "recipe's own", 0, 0.1, api_name="/train")
+        results[tag] = c.predict("mlp", epochs, 256, "recipe's own", 0, "cosine", 0.1, api_name="/train")
 
     threads = [threading.Thread(target=train, args=(t, e)) for t, e in (("a", 1), ("b", 2))]
     [t.start() for t in threads]
@@ -140,7 +140,7 @@ def test_cancelled_client_stops_its_training(client):
     """A closed tab (a cancelled job) ends that user's run: the training thread exits."""
     import time
     c = Client(client.src, verbose=False)
-    job = c.submit("mlp", 50, 64, "recipe's own", 0, 0.1, api_name="/train")
+    job = c.submit("mlp", 50, 64, "recipe's own", 0, "cosine", 0.1, api_name="/train")
     deadline = time.time() + 60
     while not _training_threads() and time.time() < deadline:
         time.sleep(0.2)
@@ -179,9 +179,20 @@ def test_closing_a_session_frees_its_models_and_files():
     session = Session()
     session.uploaded = make_dataset(n_train=60, n_test=20)
     session.dataset_key = "upload"
-    list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, 0.2, progress=lambda *a, **k: None))
+    list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
     folder = session.workdir
     assert session.trained and any(folder.rglob("model.keras"))
     session.close()
     assert not session.trained and session.uploaded is None and not folder.exists()
     assert session.stop.is_set()  # a run still going would stop
+
+
+def test_the_tutorials_recipe_is_selectable():
+    """Batch 32, adam 1e-3, constant learning rate: the lectures' exact settings still train."""
+    session = Session()
+    session.dataset_key, session.uploaded = "upload", make_dataset(n_train=64, n_test=16)
+    list(app.train_model(session, "mlp", 1, 32, "adam", 0.001, "constant", 0.2,
+                         progress=lambda *a, **k: None))
+    run = next(iter(session.trained.values())).run
+    assert run.settings.lr_schedule == "constant" and run.settings.batch_size == 32
+    assert abs(float(run.model.optimizer.learning_rate.numpy()) - 0.001) < 1e-9
