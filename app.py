@@ -141,6 +141,8 @@ def stop_training(state):
 # ---------------------------------------------------------------- Predict tab
 def show_prediction(state, model_name, image):
     session = _session(state)
+    if isinstance(image, dict) and "path" in image:  # an upload, as Gradio's FileData
+        image = image["path"]
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
         return None, "Draw something or upload an image.", None
     try:
@@ -307,7 +309,10 @@ def build() -> gr.Blocks:
         # .input, not .change: Gradio 6.31's image editor drops its first change event
         sketch.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen],
                      trigger_mode="always_last", show_progress="hidden", **private)
-        upload.change(show_prediction, [state, pred_model, upload], [bars, answer, seen], **private)
+        # preprocess=False: the file reaches classifier.preprocess unopened, so an image that
+        # cannot be read gets our clear message instead of Gradio's decoding error
+        upload.change(show_prediction, [state, pred_model, upload], [bars, answer, seen],
+                      preprocess=False, **private)
         pred_model.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen], **private)
         with gr.Row(visible=False):  # the API's own inputs and output, never shown
             api_model, api_image, api_scores = gr.Textbox(), gr.File(type="filepath"), gr.JSON()

@@ -99,7 +99,7 @@ def _read_path(path: Path, draft_size=None) -> Image.Image:
         size = None
     if size is None:
         raise ValueError(f"could not read the image: no file at {str(path)[:200]!r}")
-    return _read(path, repr(str(path)), size, draft_size)
+    return _read(path, repr(path.name), size, draft_size)  # the name only: no server paths shown
 
 
 def _read(fp, name: str, size: int, draft_size=None) -> Image.Image:

@@ -178,6 +178,22 @@ def test_predict_tab_reads_a_drawn_shoe(page):
     assert re.search(r"Sneaker|Ankle boot|Sandal", top3), top3
 
 
+def test_bad_upload_says_why_and_the_next_upload_works(page, tmp_path):
+    panel = open_tab(page, "Predict")
+    bad = tmp_path / "holiday.png"
+    bad.write_text("this is text, not a picture")
+    upload = block(panel, "…or upload an image").locator("input[type=file]")
+    upload.set_input_files(str(bad))
+    toast = page.locator("[data-testid=toast-body]", has_text="could not read the image 'holiday.png'")
+    expect(toast).to_be_visible(timeout=30_000)
+    assert "/tmp" not in toast.inner_text()  # no server paths shown
+    toast.get_by_text("×").click()
+    block(panel, "…or upload an image").get_by_role("button", name=re.compile("Clear|Remove")).first.click()
+    upload.set_input_files(str(ROOT / "assets" / "examples" / "fashion-trouser.png"))
+    answers = panel.locator("[data-testid=markdown] ol > li")
+    expect(answers.first.locator("strong")).to_have_text("Trouser", timeout=30_000)
+
+
 def start_training(page, epochs: int):
     """Open Train with the MLP, set the epochs and press Train; returns the tab panel."""
     panel = open_tab(page, "Train")
