@@ -10,6 +10,7 @@ import numpy as np
 
 from classifier import figures, help_texts
 from classifier.models import MODELS, build_model
+from classifier.preprocess import BlankImage
 from classifier.session import ASSETS, Session, dataset_choices, shipped_names
 from classifier.settings import TrainSettings
 
@@ -147,6 +148,8 @@ def show_prediction(state, model_name, image):
         return None, "Draw something or upload an image.", None
     try:
         pred = session.predictor(model_name).predict(image)
+    except BlankImage as exc:  # a cleared canvas, an empty drawing: say so, no error toast
+        return None, f"Nothing to read: {exc}.", None
     except ValueError as exc:
         raise gr.Error(str(exc))
     bars = gr.update(value=figures.probability_frame(pred.probabilities), sort=list(pred.probabilities))

@@ -33,7 +33,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import STYLES
 
-__all__ = ["IMAGE_FORMATS", "ImageTooLarge", "NotAnImage", "open_image", "to_gray", "to_rgb",
+__all__ = ["IMAGE_FORMATS", "BlankImage", "ImageTooLarge", "NotAnImage", "open_image", "to_gray", "to_rgb",
            "resize_plain", "Prepared", "prepare"]
 
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # the only decoders Pillow may use
@@ -47,6 +47,10 @@ _BLANK = "the image is blank: draw or upload something with visible content"
 
 class ImageTooLarge(ValueError):
     """More pixels than Pillow's Image.MAX_IMAGE_PIXELS: refused as a possible decompression bomb."""
+
+
+class BlankImage(ValueError):
+    """Nothing visible to classify: an all-white or all-black image, an empty drawing."""
 
 
 class NotAnImage(ValueError):
@@ -258,7 +262,7 @@ def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     ink = background - gray if inverted else gray - background  # (255-g) - (255-bg) when negated
     ink = np.maximum(ink, 0)
     if ink.max() < _MIN_CONTRAST:
-        raise ValueError(_BLANK)
+        raise BlankImage(_BLANK)
     return ink, inverted
 
 
@@ -280,7 +284,7 @@ def _fit(patch: np.ndarray, box: int, new_peak: float) -> np.ndarray:
     fitted = np.maximum(np.asarray(Image.fromarray(patch).resize(size, resample)), 0)
     top = float(fitted.max())
     if top <= 0:
-        raise ValueError(_BLANK)
+        raise BlankImage(_BLANK)
     return fitted * np.float32(new_peak / top)  # a thin stroke stays as bright as before
 
 

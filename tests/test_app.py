@@ -54,12 +54,15 @@ def test_prediction_handler_answers_a_drawn_shoe():
         assert any(shoe in text for shoe in ("Sneaker", "Ankle boot", "Sandal")), (model, text)
 
 
-def test_prediction_handler_empty_and_bad_input():
+def test_prediction_handler_empty_and_bad_input(tmp_path):
     empty = {"background": None, "layers": [], "composite": None}
     assert app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", empty)[1].startswith("Draw")
-    with pytest.raises(app.gr.Error, match="blank"):
-        app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)",
-                            {"background": None, "layers": [], "composite": np.zeros((280, 280), np.uint8)})
+    cleared = {"background": None, "layers": [], "composite": np.zeros((280, 280), np.uint8)}
+    bars, text, seen = app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", cleared)
+    assert bars is None and seen is None and text.startswith("Nothing to read: the image is blank")
+    (tmp_path / "x.png").write_text("not a picture")
+    with pytest.raises(app.gr.Error, match="could not read the image 'x.png': not a PNG"):
+        app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", {"path": str(tmp_path / "x.png")})
 
 
 def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
