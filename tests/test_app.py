@@ -199,3 +199,19 @@ def test_the_tutorials_recipe_is_selectable():
     run = next(iter(session.trained.values())).run
     assert run.settings.lr_schedule == "constant" and run.settings.batch_size == 32
     assert abs(float(run.model.optimizer.learning_rate.numpy()) - 0.001) < 1e-9
+
+
+def test_file_route_refuses_paths_the_app_does_not_serve(client):
+    import httpx
+    base = client.src.rstrip("/")
+    for path in ("/etc/passwd", "assets/../app.py", "/work/main/app.py", "../../etc/passwd"):
+        r = httpx.get(f"{base}/gradio_api/file={path}")
+        assert r.status_code in (403, 404), (path, r.status_code)
+        assert "root:" not in r.text and "import gradio" not in r.text
+
+
+def test_upload_size_is_limited(client):
+    import httpx
+    r = httpx.post(client.src.rstrip("/") + "/gradio_api/upload",
+                   files={"files": ("big.png", b"0" * (21 * 1024 * 1024))})
+    assert r.status_code == 413
