@@ -304,7 +304,7 @@ def build() -> gr.Blocks:
         zip_file.upload(upload_zip, [state, zip_file], ds_key, **private).then(
             show_dataset, [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
         model_key.input(describe_model, [model_key, state], [model_info, epochs], **private)
-        run = train_btn.click(train_model, [state, model_key, epochs, batch, optimizer, lr, schedule, val_share],
+        train_btn.click(train_model, [state, model_key, epochs, batch, optimizer, lr, schedule, val_share],
                               [state, acc_plot, loss_plot, status, download, pred_model, eval_model, active],
                               api_name="train", concurrency_limit=TRAIN_CONCURRENCY,
                               concurrency_id="train")
@@ -323,7 +323,6 @@ def build() -> gr.Blocks:
         gr.api(sample_api, api_name="samples")
         eval_btn.click(show_evaluation, [state, eval_model, eval_seed],
                        [eval_text, confusion, per_class, eval_grid, mistakes], **private)
-        del run
     demo.queue(max_size=64, default_concurrency_limit=8)
     return demo
 
@@ -338,7 +337,8 @@ def sample_api(dataset: str = "fashion_mnist", count: int = 25, seed: int = 0) -
     except ValueError as exc:
         raise gr.Error(str(exc))
     idx = figures.sample_indices(data, max(1, min(int(count), 100)), seed=int(seed))
-    return [{"label": data.class_names[data.y_train[i]], "pixels": data.x_train[i][..., 0].tolist()}
+    return [{"label": data.class_names[data.y_train[i]],  # (H, W) grey, (H, W, 3) colour
+             "pixels": np.squeeze(data.x_train[i], axis=-1 if data.image_shape[-1] == 1 else ()).tolist()}
             for i in idx]
 
 
