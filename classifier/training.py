@@ -5,7 +5,12 @@
 
     {"kind": "batch", "epoch": 1, "epochs": 5, "step": 160, "steps": 422, "loss": .., "accuracy": ..,
      "seconds": .., "eta": .., "progress": 0.08}
-    {"kind": "epoch", "epoch": 1, ..., "val_loss": .., "val_accuracy": .., "epoch_seconds": ..}
+    {"kind": "epoch", "epoch": 1, ..., "val_loss": .., "val_accuracy": .., "epoch_seconds": ..,
+     "val_per_class": [.., ..]}
+
+`val_per_class` (only with validation data) is each class's accuracy on up to
+`PER_CLASS_MAX_IMAGES` validation images, by class index, NaN for a class with none there.
+`TrainResult.epoch_weights` keeps the weights after every epoch, for models small enough.
 
 A stop request (anything with `is_set()`, e.g. `threading.Event`) ends training at the next
 callback, keeping the weights learned so far.
@@ -22,6 +27,10 @@ import numpy as np
 from .data import Dataset
 from .settings import TrainSettings
 
+PER_CLASS_MAX_IMAGES = 2000  # validation images val_per_class scores each epoch, spread evenly
+PER_CLASS_CHUNK = 500  # images per forward pass when scoring them
+MAX_EPOCH_WEIGHTS_PARAMS = 1_500_000  # keep every epoch's weights up to this: float32, 6 MB/epoch
+
 
 class StopFlag(Protocol):
     def is_set(self) -> bool: ...
@@ -36,6 +45,9 @@ class TrainResult:
     seconds: float
     stopped: str | None = None          # None, "stop requested" or "time limit"
     epoch_seconds: list[float] = field(default_factory=list)
+    # model.get_weights() after each epoch (index 0 = after epoch 1); empty for a model of more
+    # than MAX_EPOCH_WEIGHTS_PARAMS parameters
+    epoch_weights: list[list[np.ndarray]] = field(default_factory=list)
 
 
 def _live_callback_class():
@@ -45,11 +57,18 @@ def _live_callback_class():
         """Reports running metrics every compiled step and validation metrics every epoch."""
 
         def __init__(self, emit: Callable[[dict], object] | None, epochs: int,
-                     stop: StopFlag | None = None, max_seconds: float | None = None):
+                     stop: StopFlag | None = None, max_seconds: float | None = None, *,
+                     x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+                     num_classes: int = 0, weights_of=None):
+            """`x_val`, `y_val` (integer labels): what `val_per_class` is scored on;
+            `weights_of`: the model whose weights to keep after each epoch (None: keep none)."""
             super().__init__()
             self.emit, self.epochs, self.stop, self.max_seconds = emit, epochs, stop, max_seconds
+            self.per_class_data = _spread(x_val, y_val, PER_CLASS_MAX_IMAGES)
+            self.num_classes, self.weights_of = num_classes, weights_of
             self.batches: list[dict] = []
             self.epoch_seconds: list[float] = []
+            self.epoch_weights: list[list[np.ndarray]] = []
             self.stopped: str | None = None
 
         def on_train_begin(self, logs=None):
@@ -76,12 +95,18 @@ def _live_callback_class():
             self._check_stop(elapsed)
 
         def on_epoch_end(self, epoch, logs=None):
-            now = time.perf_counter()
+            extra = {}
+            if self.per_class_data is not None:
+                extra["val_per_class"] = per_class_accuracy(self.model, *self.per_class_data,
+                                                            self.num_classes)
+            if self.weights_of is not None:
+                self.epoch_weights.append(self.weights_of.get_weights())
+            now = time.perf_counter()  # the work above counts in the epoch's time
             self.epoch_seconds.append(now - self.epoch_t0)
             done, elapsed, eta = self._progress(self.steps)
             point = {"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
                      "seconds": elapsed, "eta": eta, "progress": done,
-                     "epoch_seconds": self.epoch_seconds[-1], **_floats(logs)}
+                     "epoch_seconds": self.epoch_seconds[-1], **_floats(logs), **extra}
             if self.emit:
                 self.emit(point)
             self._check_stop(elapsed)
@@ -99,6 +124,28 @@ def _live_callback_class():
 
 def _floats(logs) -> dict[str, float]:
     return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+def _spread(x: np.ndarray | None, y: np.ndarray | None,
+            most: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """At most `most` of (x, y), evenly spaced (a set sorted by class keeps every class);
+    None for no data."""
+    if x is None or y is None or len(x) == 0 or most < 1:
+        return None
+    idx = np.unique(np.linspace(0, len(x) - 1, min(most, len(x))).round().astype(np.int64))
+    return x[idx], np.asarray(y)[idx]
+
+
+def per_class_accuracy(model, x: np.ndarray, y: np.ndarray, num_classes: int,
+                       chunk: int = PER_CLASS_CHUNK) -> list[float]:
+    """Each class's share of `x` that `model`, in inference mode, labels `y` (integers), by
+    class index; NaN for a class with no images. Argmax: logits and probabilities alike."""
+    predicted = np.concatenate(
+        [np.argmax(np.asarray(model(x[i:i + chunk], training=False)), axis=-1)
+         for i in range(0, len(x), chunk)] or [np.zeros(0, np.int64)])
+    totals = np.bincount(y, minlength=num_classes)
+    right = np.bincount(y[predicted == y], minlength=num_classes)
+    return [float(r / t) if t else math.nan for r, t in zip(right, totals)]
 
 
 def targets_for(model, y: np.ndarray, num_classes: int) -> np.ndarray:
@@ -124,9 +171,11 @@ def _cosine_schedule(model, total_steps: int) -> None:
 def train(model, dataset: Dataset, settings: TrainSettings | None = None,
           on_metrics: Callable[[dict], object] | None = None, stop: StopFlag | None = None,
           epochs: int | None = None, batch_size: int | None = None,
-          callbacks: list | None = None) -> TrainResult:
+          callbacks: list | None = None, weights_of=None) -> TrainResult:
     """Fit `model` on `dataset` with `settings`, streaming metrics to `on_metrics`; extra Keras
-    `callbacks` (e.g. a benchmark's) run after the live-metrics one."""
+    `callbacks` (e.g. a benchmark's) run after the live-metrics one. `epoch_weights` keeps the
+    weights of `weights_of` (default `model`; `transfer.train_cached` passes the full model
+    while it fits the head), when it has at most MAX_EPOCH_WEIGHTS_PARAMS parameters."""
     import keras
     s = settings or TrainSettings()
     epochs = epochs or s.epochs or 5
@@ -136,7 +185,10 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     if len(x_tr) == 0:
         raise ValueError("the training set is empty")
     n = dataset.num_classes
-    live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds)
+    source = model if weights_of is None else weights_of
+    keep = source if source.count_params() <= MAX_EPOCH_WEIGHTS_PARAMS else None
+    live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds, x_val=x_val,
+                                  y_val=y_val, num_classes=n, weights_of=keep)
     callbacks = [live, *(callbacks or [])]
     if s.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=s.tensorboard_dir))
@@ -148,4 +200,5 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
                      validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return TrainResult(history, live.batches, len(live.epoch_seconds),
-                       time.perf_counter() - t0, live.stopped, live.epoch_seconds)
+                       time.perf_counter() - t0, live.stopped, live.epoch_seconds,
+                       live.epoch_weights)

@@ -5,7 +5,10 @@ when nothing random (augmentation, dropout) runs before it, the tutorial's forwa
 MobileNetV2 on every epoch is wasted work. `split_frozen` cuts such a model into a features model
 (input -> base) and a head (the layers after the base, the same layer objects), and
 `train_cached` fits the head on the cached features through `training.train`, so the full model
-learns exactly what end-to-end training would teach it, with the same callbacks and metrics.
+learns exactly what end-to-end training would teach it, with the same callbacks and metrics
+(`val_per_class` too, scored by the head on the cached validation features). Its
+`epoch_weights` are the full model's, kept by the same size rule as `train`: none for
+MobileNetV2, whose base alone is over MAX_EPOCH_WEIGHTS_PARAMS.
 """
 from __future__ import annotations
 
@@ -120,7 +123,7 @@ def train_cached(model, dataset: Dataset, settings: TrainSettings | None = None,
         s = replace(s, max_seconds=max(s.max_seconds - spent, 0.0))
     _compile_head(head, model)
     emit = (lambda point: on_metrics(_later(point, spent))) if on_metrics else None
-    result = train(head, cached, s, on_metrics=emit, stop=stop)
+    result = train(head, cached, s, on_metrics=emit, stop=stop, weights_of=model)
     epoch_seconds = [sec + (spent if k == 0 else 0.0) for k, sec in enumerate(result.epoch_seconds)]
     return replace(result, seconds=result.seconds + spent, epoch_seconds=epoch_seconds,
                    batches=[_later(p, spent) for p in result.batches])

@@ -1,5 +1,7 @@
-"""Live metrics, stop, time limit, reproducibility, TensorBoard and whole runs."""
+"""Live metrics, stop, time limit, reproducibility, TensorBoard, whole runs, per-class validation
+accuracy and per-epoch weights."""
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -7,7 +9,8 @@ import pytest
 from classifier.models import build_model
 from classifier.run import run_training
 from classifier.settings import TrainSettings
-from classifier.training import train
+from classifier.training import per_class_accuracy, train
+from classifier.transfer import train_cached
 from conftest import make_dataset
 
 
@@ -101,3 +104,86 @@ def test_bad_settings_are_clear():
         TrainSettings(optimizer="adagrad")
     with pytest.raises(ValueError, match="validation_split"):
         TrainSettings(validation_split=1.0)
+
+
+def _noisy(data, classes, seed=0):
+    """`data` with random training labels: validation accuracy away from 0 and 1."""
+    rng = np.random.default_rng(seed)
+    return replace(data, y_train=rng.integers(0, classes, len(data.y_train)).astype(np.int64))
+
+
+@pytest.mark.parametrize("key", ["mlp", "mlp_logits", "mlp2"])
+def test_val_per_class_weighted_by_class_counts_is_val_accuracy(key):
+    import keras
+    data = _noisy(make_dataset(n_train=160, n_test=8, classes=4), 4)
+    settings = TrainSettings(epochs=2, batch_size=16, validation_split=0.25)
+    keras.utils.set_random_seed(0)
+    model = build_model(key, data.image_shape, data.num_classes, settings)
+    points = []
+    train(model, data, settings, on_metrics=points.append)
+    counts = np.bincount(data.split_validation(0.25, settings.seed)[3], minlength=4)
+    epochs = [p for p in points if p["kind"] == "epoch"]
+    for p in epochs:
+        assert len(p["val_per_class"]) == 4 and all(0 <= a <= 1 for a in p["val_per_class"])
+        np.testing.assert_allclose(np.dot(p["val_per_class"], counts) / counts.sum(),
+                                   p["val_accuracy"], atol=1e-6)
+    assert any(0 < a < 1 for p in epochs for a in p["val_per_class"])  # not a trivial check
+
+
+def test_val_per_class_spreads_its_subset_and_needs_validation(monkeypatch):
+    from classifier import training
+    data = make_dataset(n_train=64, n_test=8, classes=4)
+    order = np.argsort(data.y_train, kind="stable")  # a validation set sorted by class
+    data = replace(data, x_val=data.x_train[order], y_val=data.y_train[order])
+    monkeypatch.setattr(training, "PER_CLASS_MAX_IMAGES", 8)
+    points = []
+    _fit(data, TrainSettings(epochs=1, batch_size=16), on_metrics=points.append)
+    per_class = points[-1]["val_per_class"]
+    assert len(per_class) == 4 and not np.isnan(per_class).any()  # every class scored
+    assert all(a in (0, 0.5, 1) for a in per_class)  # 2 images each
+    points = []
+    _fit(make_dataset(n_train=32, n_test=8), TrainSettings(epochs=1, batch_size=16,
+                                                           validation_split=0),
+         on_metrics=points.append)
+    assert "val_per_class" not in points[-1] and "val_accuracy" not in points[-1]
+
+
+def test_per_class_accuracy_is_nan_for_a_missing_class():
+    model = build_model("mlp", (28, 28, 1), 3)
+    data = make_dataset(n_train=10, n_test=2, classes=3)
+    x, y = data.x_train[data.y_train != 1], data.y_train[data.y_train != 1]
+    predicted = model.predict(x, verbose=0).argmax(axis=1)
+    got = per_class_accuracy(model, x, y, 3, chunk=3)
+    assert np.isnan(got[1])
+    for k in (0, 2):
+        assert got[k] == pytest.approx(np.mean(predicted[y == k] == k))
+
+
+def test_epoch_weights_are_kept_per_epoch_for_small_models(monkeypatch):
+    from classifier import training
+    data = make_dataset(n_train=48, n_test=8)
+    settings = TrainSettings(epochs=2, batch_size=16)
+    model, result = _fit(data, settings)
+    assert len(result.epoch_weights) == 2
+    first, last = result.epoch_weights
+    assert any(not np.array_equal(a, b) for a, b in zip(first, last))
+    for a, b in zip(last, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(training, "MAX_EPOCH_WEIGHTS_PARAMS", model.count_params() - 1)
+    assert _fit(data, settings)[1].epoch_weights == []
+
+
+def test_cached_transfer_reports_per_class_and_keeps_the_full_models_weights(monkeypatch):
+    from classifier import training
+    data = make_dataset(n_train=16, n_test=4, shape=(32, 32, 3), classes=2)
+    settings = TrainSettings(epochs=1, batch_size=8, pretrained=False)
+    model = build_model("mobilenetv2", data.image_shape, 2, settings)
+    assert model.count_params() > training.MAX_EPOCH_WEIGHTS_PARAMS  # so none kept for it
+    monkeypatch.setattr(training, "MAX_EPOCH_WEIGHTS_PARAMS", model.count_params())
+    points = []
+    result = train_cached(model, data, settings, on_metrics=points.append)
+    assert len(points[-1]["val_per_class"]) == 2
+    (kept,) = result.epoch_weights  # the full model's weights, not only the head's
+    assert [w.shape for w in kept] == [w.shape for w in model.get_weights()]
+    for a, b in zip(kept, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

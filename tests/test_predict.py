@@ -1,0 +1,87 @@
+"""Predicting with the weights of an earlier epoch, beside the live model."""
+import threading
+
+import numpy as np
+import pytest
+
+from classifier.models import build_model
+from classifier.predict import Predictor
+from classifier.settings import TrainSettings
+from classifier.training import train
+from conftest import make_dataset
+
+
+def _train(key: str):
+    """A model trained 2 epochs on tiny data, its result and an image to ask it about."""
+    import keras
+    data = make_dataset(n_train=48, n_test=4, classes=3, style="plain")
+    settings = TrainSettings(epochs=2, batch_size=16)
+    keras.utils.set_random_seed(0)
+    model = build_model(key, data.image_shape, data.num_classes, settings)
+    return model, train(model, data, settings), data.x_test[0]
+
+
+@pytest.fixture(scope="module")
+def mlp_run():
+    return _train("mlp")
+
+
+def _predictor(model) -> Predictor:
+    return Predictor(model, ["class 0", "class 1", "class 2"], "plain")
+
+
+def _probabilities(prediction) -> np.ndarray:
+    return np.array(list(prediction.probabilities.values()))
+
+
+@pytest.mark.parametrize("key", ["mlp", "mlp_logits"])
+def test_last_epoch_weights_answer_as_the_model_does_and_the_first_do_not(key, mlp_run):
+    model, result, image = mlp_run if key == "mlp" else _train(key)
+    predictor = _predictor(model)
+    live = _probabilities(predictor.predict(image))
+    first, last = result.epoch_weights
+    np.testing.assert_allclose(_probabilities(predictor.predict_with_weights(image, last)), live,
+                               atol=1e-6)
+    at_first = _probabilities(predictor.predict_with_weights(image, first))
+    assert at_first.sum() == pytest.approx(1.0) and not np.allclose(at_first, live, atol=1e-4)
+    np.testing.assert_array_equal(_probabilities(predictor.predict(image)), live)  # untouched
+    for a, b in zip(predictor.trained.get_weights(), last):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_model_is_copied_once(monkeypatch, mlp_run):
+    import keras
+    model, result, image = mlp_run
+    predictor = _predictor(model)
+    clones = []
+    real_clone = keras.models.clone_model
+    monkeypatch.setattr(keras.models, "clone_model", lambda m: clones.append(m) or real_clone(m))
+    for weights in [*result.epoch_weights, *result.epoch_weights]:
+        predictor.predict_with_weights(image, weights)
+    assert len(clones) == 1
+
+
+def test_threads_get_the_weights_they_asked_for(mlp_run):
+    model, result, image = mlp_run
+    predictor = _predictor(model)
+    expected = [_probabilities(predictor.predict_with_weights(image, w))
+                for w in result.epoch_weights]
+    wrong = []
+
+    def ask(k: int) -> None:
+        for _ in range(5):
+            got = _probabilities(predictor.predict_with_weights(image, result.epoch_weights[k]))
+            wrong.extend([] if np.allclose(got, expected[k], atol=1e-6) else [k])
+    threads = [threading.Thread(target=ask, args=(k % 2,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+
+
+def test_weights_of_another_model_are_refused(mlp_run):
+    model, result, image = mlp_run
+    predictor = _predictor(model)
+    with pytest.raises(ValueError, match="got 2 weight arrays, but model 'mlp' has 4"):
+        predictor.predict_with_weights(image, result.epoch_weights[0][:2])
