@@ -1,4 +1,5 @@
-"""Pictures and tables the app shows: sample grids, class counts, curves, scores, confusion.
+"""Pictures and tables the app shows: sample grids, class counts, curves, scores, confusion,
+per-class accuracy by epoch, the test images of one confusion pair.
 
 Matplotlib is used through `Figure` objects (no pyplot), which is safe from many threads.
 """
@@ -138,4 +139,119 @@ def prediction_grid_figure(images: np.ndarray, y_true, y_pred, confidence, class
                      fontsize=8, color="tab:green" if right else "tab:red")
         ax.set_xticks([])
         ax.set_yticks([])
+    return fig
+
+
+def _message_figure(text: str, size: tuple[float, float] = (5, 2)):
+    """A figure that only says `text` (a placeholder before there is anything to draw)."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=size)
+    fig.text(0.5, 0.5, text, ha="center", va="center", wrap=True, color="0.35")
+    return fig
+
+
+def per_class_figure(points: list[dict], class_names: list[str], epochs: int):
+    """Validation accuracy of each class (rows) after each epoch (columns), red bad to green good;
+    epochs not trained yet stay blank. Redrawn once an epoch."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+    done = {p["epoch"]: p["val_per_class"] for p in points if p.get("val_per_class") is not None}
+    if not done:
+        return _message_figure("Per-class validation accuracy appears here after each epoch\n"
+                               "(it needs a validation split).")
+    n, columns = len(class_names), max(int(epochs or 0), *done)
+    grid = np.full((n, columns), np.nan)
+    for epoch, values in done.items():
+        values = np.asarray(values, float)[:n]
+        grid[:len(values), epoch - 1] = values
+    fig = Figure(figsize=(5, 0.9 + 0.24 * n), layout="constrained")
+    ax = fig.add_subplot()
+    shown = ax.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto",
+                      interpolation="nearest", extent=(0.5, columns + 0.5, n - 0.5, -0.5))
+    ax.set_facecolor("0.95")
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.set_title("Validation accuracy per class (%)", fontsize=9)
+    fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02).ax.tick_params(labelsize=7)
+    if columns <= 15:
+        for (i, j), value in np.ndenumerate(grid):
+            if np.isfinite(value):
+                ax.text(j + 1, i, f"{100 * value:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(value - 0.5) > 0.35 else "black", in_layout=False)
+    return fig
+
+
+def confusion_frame(cm: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+    """Confusion matrix as a table: column 0 the true class, column j + 1 predicted class j."""
+    cm = np.asarray(cm)
+    if cm.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"a confusion matrix for {len(class_names)} classes must be "
+                         f"{len(class_names)}x{len(class_names)}, got shape {cm.shape}")
+    frame = pd.DataFrame(cm.astype(np.int64), columns=list(class_names))
+    frame.insert(0, "true \\ predicted", list(class_names))
+    return frame
+
+
+def confusion_styler(cm: np.ndarray, class_names: list[str]):
+    """`confusion_frame` shaded for a non-interactive gr.Dataframe: right answers green by the
+    share of their class, mistakes red by count (the largest mistake darkest)."""
+    cm = np.asarray(cm)
+    frame = confusion_frame(cm, class_names)
+    totals = np.maximum(cm.sum(axis=1), 1)
+    worst = max(int((cm - np.diag(np.diag(cm))).max(initial=0)), 1)
+    styles = np.full(frame.shape, "", dtype=object)
+    for (i, j), count in np.ndenumerate(cm):
+        if i == j and count:
+            alpha = 0.15 + 0.6 * count / totals[i]
+            styles[i, j + 1] = f"background-color: rgba(34, 160, 70, {alpha:.2f})"
+        elif count:
+            alpha = 0.1 + 0.7 * count / worst
+            styles[i, j + 1] = f"background-color: rgba(220, 40, 40, {alpha:.2f})"
+    styles[:, 0] = "font-weight: bold"
+    return frame.style.apply(lambda _: pd.DataFrame(styles, frame.index, frame.columns), axis=None)
+
+
+def pair_figure(images: np.ndarray, probabilities: np.ndarray, class_names: list[str],
+                true_name: str, pred_name: str, max_images: int = 12):
+    """Test images of one (true, predicted) pair, each titled with its confidence and with every
+    class's probability below it (predicted class red, or green when right; true class blue)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+    if len(images) != len(probabilities):
+        raise ValueError(f"got {len(images)} images but {len(probabilities)} rows of probabilities")
+    if len(images) == 0:
+        return _message_figure(f"No test image was {true_name} predicted as {pred_name}.", (6, 1.2))
+    shown, n = min(len(images), max_images), len(class_names)
+    columns, pred, true = min(shown, 6), class_names.index(pred_name), class_names.index(true_name)
+    colours = ["0.7"] * n
+    colours[true] = "tab:blue"
+    colours[pred] = "tab:green" if pred == true else "tab:red"
+    # one axes for everything (a figure of many small axes draws several times slower);
+    # in data units an image is 1 x 1, its bars (0 to 100%) 1 wide below it
+    step, bar, height = 1.25, 0.11, 1.45 + 0.11 * n
+    rows = int(np.ceil(shown / columns))
+    fig = Figure(figsize=(max(5.5, 1.2 + 1.25 * step * columns), 0.6 + 1.25 * height * rows),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    ticks = []
+    for k in range(shown):
+        x, y = step * (k % columns), height * (k // columns)
+        img = images[k][..., 0] if images[k].shape[-1] == 1 else images[k]
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255, interpolation="nearest",
+                  extent=(x, x + 1, y + 1, y))
+        ax.text(x + 0.5, y - 0.05, f"{probabilities[k].max():.0%}", ha="center", va="bottom",
+                fontsize=9, in_layout=False)
+        ax.barh(y + 1.1 + bar * (np.arange(n) + 0.5), probabilities[k], 0.8 * bar, x, color=colours)
+        ax.add_patch(Rectangle((x, y + 1.1), 1, bar * n, fill=False, lw=0.5, ec="0.6"))
+        ticks += list(y + 1.1 + bar * (np.arange(n) + 0.5)) if k % columns == 0 else []
+    ax.set_yticks(ticks, list(class_names) * rows, fontsize=7)
+    ax.set(xticks=[], xlim=(-0.05, step * columns - 0.2), ylim=(height * rows - 0.2, -0.3))
+    ax.tick_params(length=0)
+    ax.spines[:].set_visible(False)
+    key = f"{pred_name} green" if pred == true else f"{pred_name} red, {true_name} blue"
+    fig.suptitle(f"True {true_name}, predicted {pred_name}: {shown} of {len(images)} test images, "
+                 f"most confident first\nBars: each class's probability, 0 to 100% ({key})",
+                 fontsize=9)
     return fig

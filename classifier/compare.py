@@ -1,0 +1,87 @@
+"""Finished runs side by side: validation curves and a summary table.
+
+A run is a `(name, metadata)` pair; metadata is the dict `Run.metadata()` returns, which is also
+what a shipped model keeps in `assets/models/*/metadata.json`. Any key may be missing.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+CURVE_COLUMNS = ["run", "epoch", "seconds", "val_accuracy", "curve"]
+TABLE_COLUMNS = ["run", "model", "dataset", "parameters", "s/epoch", "epochs",
+                 "best val accuracy", "test accuracy"]
+
+
+def _floats(values) -> list[float]:
+    """Floats of `values`, None and non-numbers as nan."""
+    out = []
+    for v in values or []:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            out.append(math.nan)
+    return out
+
+
+def accuracy_curve(metadata: dict) -> tuple[list[float], str]:
+    """Per-epoch validation accuracy, or training accuracy when the run had no validation."""
+    history = metadata.get("history") or {}
+    val = _floats(history.get("val_accuracy"))
+    if any(math.isfinite(v) for v in val):
+        return val, "validation"
+    return _floats(history.get("accuracy")), "training (no validation)"
+
+
+def curve_frame(runs: list[tuple[str, dict]], x: str = "epoch") -> pd.DataFrame:
+    """Long table for `gr.LinePlot(x=x, y="val_accuracy", color="run")`: one row per run and
+    epoch; `seconds` is cumulative training time at the epoch's end; `curve` says which
+    accuracy it is. Rows without a value (or without seconds, when x="seconds") are left out."""
+    if x not in ("epoch", "seconds"):
+        raise ValueError(f"x must be 'epoch' or 'seconds', got {x!r}")
+    rows = []
+    for name, meta in runs:
+        values, curve = accuracy_curve(meta)
+        elapsed = np.cumsum(_floats(meta.get("epoch_seconds")))
+        for k, value in enumerate(values):
+            seconds = float(elapsed[k]) if k < len(elapsed) else math.nan
+            rows.append((name, k + 1, seconds, value, curve))
+    frame = pd.DataFrame(rows, columns=CURVE_COLUMNS).astype(
+        {"run": str, "epoch": int, "seconds": float, "val_accuracy": float, "curve": str})
+    keep = frame.val_accuracy.notna() & frame[x].notna()
+    return frame[keep].reset_index(drop=True)
+
+
+def seconds_per_epoch(epoch_seconds) -> float:
+    """Median epoch time, without the first epoch (tracing, caching) when there are more."""
+    seconds = [s for s in _floats(epoch_seconds) if math.isfinite(s)]
+    if len(seconds) > 1:
+        seconds = seconds[1:]
+    return float(np.median(seconds)) if seconds else math.nan
+
+
+def _text(value: float, fmt: str) -> str:
+    """`value` formatted, or blank when it is unknown."""
+    return "" if value is None or not math.isfinite(value) else format(value, fmt)
+
+
+def table_frame(runs: list[tuple[str, dict]],
+                parameters: dict[str, int] | None = None) -> pd.DataFrame:
+    """One display row per run, every cell a string ('' when unknown); `parameters` maps run
+    names to parameter counts for metadata that lacks them."""
+    rows = []
+    for name, meta in runs:
+        values, curve = accuracy_curve(meta)
+        finite = [v for v in values if math.isfinite(v)]
+        count = (parameters or {}).get(name, meta.get("parameters"))
+        epochs = meta.get("epochs_done", len(values))
+        rows.append((name, meta.get("model_title", meta.get("model", "")),
+                     meta.get("dataset_title", meta.get("dataset", "")),
+                     _text(count, ",d") if isinstance(count, (int, np.integer)) else "",
+                     _text(seconds_per_epoch(meta.get("epoch_seconds")), ".2f"),
+                     str(epochs) if epochs is not None else "",
+                     _text(max(finite), ".2%") if finite and curve == "validation" else "",
+                     _text(_floats([meta.get("test_accuracy")])[0], ".2%")))
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)

@@ -1,0 +1,99 @@
+"""Comparing finished runs from their metadata: curves and the summary table."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from classifier import compare
+
+MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
+
+
+def meta(val=(0.5, 0.7, 0.6), acc=(0.4, 0.6, 0.8), seconds=(10.0, 2.0, 3.0), **extra):
+    """Metadata shaped like Run.metadata(), only the keys comparison reads."""
+    history = {"accuracy": list(acc), "loss": [1.0] * len(acc)}
+    if val is not None:
+        history |= {"val_accuracy": list(val), "val_loss": [1.0] * len(val)}
+    return {"model_title": "Small CNN", "dataset_title": "MNIST digits", "epochs_done": len(acc),
+            "epoch_seconds": list(seconds), "history": history, "test_accuracy": 0.91, **extra}
+
+
+def shipped() -> list[tuple[str, dict]]:
+    files = sorted(MODELS.glob("*/metadata.json"))
+    return [(p.parent.name, json.loads(p.read_text())) for p in files]
+
+
+def test_curve_frame_has_cumulative_seconds_and_validation_values():
+    frame = compare.curve_frame([("a", meta())])
+    assert list(frame.columns) == ["run", "epoch", "seconds", "val_accuracy", "curve"]
+    assert frame.epoch.tolist() == [1, 2, 3]
+    assert frame.seconds.tolist() == [10.0, 12.0, 15.0]
+    assert frame.val_accuracy.tolist() == [0.5, 0.7, 0.6]
+    assert set(frame.curve) == {"validation"}
+
+
+def test_curve_frame_falls_back_to_training_accuracy_and_says_so():
+    frame = compare.curve_frame([("with", meta()), ("without", meta(val=None))])
+    without = frame[frame.run == "without"]
+    assert without.val_accuracy.tolist() == [0.4, 0.6, 0.8]
+    assert set(without.curve) == {"training (no validation)"}
+    assert set(frame[frame.run == "with"].curve) == {"validation"}
+
+
+def test_curve_frame_drops_missing_values_and_unknown_seconds():
+    runs = [("nan", meta(val=(0.5, float("nan"), None), seconds=(1.0,))),
+            ("empty", {"history": {}}), ("bare", {})]
+    by_epoch = compare.curve_frame(runs)
+    assert by_epoch.run.tolist() == ["nan"] and by_epoch.epoch.tolist() == [1]
+    assert compare.curve_frame(runs, x="seconds").seconds.tolist() == [1.0]
+    short = compare.curve_frame([("s", meta(seconds=(4.0,)))], x="seconds")
+    assert short.epoch.tolist() == [1]  # epochs 2-3 have no time: left out of a seconds plot
+    assert compare.curve_frame([]).empty
+    with pytest.raises(ValueError, match="'minutes'"):
+        compare.curve_frame(runs, x="minutes")
+
+
+def test_seconds_per_epoch_leaves_out_the_first_epoch():
+    assert compare.seconds_per_epoch([10.0, 2.0, 4.0, 3.0]) == 3.0
+    assert compare.seconds_per_epoch([7.0]) == 7.0
+    assert math.isnan(compare.seconds_per_epoch([]))
+    assert math.isnan(compare.seconds_per_epoch(None))
+
+
+def test_table_frame_formats_each_run():
+    runs = [("a", meta(parameters=56714)), ("b", meta(val=None, seconds=()))]
+    table = compare.table_frame(runs)
+    assert list(table.columns) == ["run", "model", "dataset", "parameters", "s/epoch", "epochs",
+                                   "best val accuracy", "test accuracy"]
+    assert table.iloc[0].tolist() == ["a", "Small CNN", "MNIST digits", "56,714", "2.50", "3",
+                                      "70.00%", "91.00%"]
+    # no validation: no best validation accuracy; unknown parameters and times stay blank
+    assert table.iloc[1][["parameters", "s/epoch", "best val accuracy"]].tolist() == ["", "", ""]
+
+
+def test_table_frame_parameters_override_and_missing_keys():
+    table = compare.table_frame([("a", meta()), ("empty", {})], parameters={"a": 1234})
+    assert table.parameters.tolist() == ["1,234", ""]
+    assert table.iloc[1].tolist() == ["empty", "", "", "", "", "0", "", ""]
+    nan_test = compare.table_frame([("n", meta(test_accuracy=float("nan")))])
+    assert nan_test["test accuracy"].tolist() == [""]
+
+
+def test_shipped_metadata_compares():
+    runs = shipped()
+    assert len(runs) >= 3
+    frame = compare.curve_frame(runs, x="seconds")
+    for name, m in runs:
+        rows = frame[frame.run == name]
+        assert rows.val_accuracy.tolist() == m["history"]["val_accuracy"]
+        assert rows.seconds.iloc[-1] == pytest.approx(sum(m["epoch_seconds"]))
+        assert rows.seconds.is_monotonic_increasing
+    table = compare.table_frame(runs).set_index("run")
+    mnist = dict(runs)["mnist_cnn"]
+    assert table.loc["mnist_cnn", "model"] == mnist["model_title"] == "Small CNN"
+    assert table.loc["mnist_cnn", "test accuracy"] == f"{mnist['test_accuracy']:.2%}"
+    best = max(mnist["history"]["val_accuracy"])
+    assert table.loc["mnist_cnn", "best val accuracy"] == f"{best:.2%}"
+    assert table.loc["mnist_cnn", "parameters"] == f"{mnist['parameters']:,}"
+    assert table.loc["fashion_mlp", "s/epoch"] == "2.86"  # median of 4.15, 2.33, 2.84, 2.88
