@@ -267,8 +267,16 @@ def load_image_folder(root: str | Path, *, image_size: tuple[int, int] = (28, 28
 
 def load_image_zip(zip_path: str | Path, work_dir: str | Path,
                    **kwargs) -> tuple[Dataset, FolderReport]:
-    """Extract an uploaded zip of class folders into work_dir and load it like a folder."""
-    zip_path = Path(zip_path)
+    """Extract an uploaded zip of class folders into work_dir and load it like a folder.
+
+    The extracted files are removed once loaded (or refused): the dataset lives in memory, and
+    messages name places inside the zip, never the server's folders."""
+    zip_path, work_dir = Path(zip_path), Path(work_dir)
     kwargs.setdefault("title", zip_path.stem)
-    dataset, report = load_image_folder(extract_zip(zip_path, work_dir), **kwargs)
+    try:
+        dataset, report = load_image_folder(extract_zip(zip_path, work_dir), **kwargs)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace(str(work_dir), zip_path.name)) from None
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
     return dataclasses.replace(dataset, source=f"uploaded zip {zip_path.name}"), report

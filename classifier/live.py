@@ -1,6 +1,8 @@
 """Training in a background thread, streamed as an iterator a UI can loop over (no Gradio here)."""
 from __future__ import annotations
 
+import ctypes
+import gc
 import queue
 import threading
 import time
@@ -53,6 +55,17 @@ def stream_training(dataset: Dataset, model_key: str, settings: TrainSettings,
         yield outcome["run"]
     finally:
         stop.set()  # reached early only when the consumer went away: end the run
+        release_memory()
+
+
+def release_memory() -> None:
+    """Collect what a finished run left and hand freed heap back to the system, so a server
+    that trains all day does not grow (glibc keeps freed memory otherwise; see BENCHMARKS.md)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _drain(points: queue.Queue, timeout: float) -> list[dict]:
