@@ -1,7 +1,9 @@
 """The Gradio app: Dataset, Train, Predict and Evaluate tabs. Wiring only: logic is in classifier/."""
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -11,6 +13,7 @@ import numpy as np
 from classifier import figures, help_texts
 from classifier.models import MODELS, build_model
 from classifier.preprocess import BlankImage
+from classifier.saliency import overlay
 from classifier.session import ASSETS, Session, dataset_choices, shipped_names
 from classifier.settings import TrainSettings
 
@@ -25,19 +28,67 @@ def _session(state: Session | None) -> Session:
     return state if state is not None else Session()
 
 
-def new_session():
+_OPEN = weakref.WeakValueDictionary()  # browser session hash -> its Session, for closing tabs
+
+
+def new_session(request: gr.Request):
     session = Session()
+    if request is not None and request.session_hash:
+        _OPEN[request.session_hash] = session
     names = session.model_names()
     session.active_model = names[0] if names else None
     model = gr.update(choices=names, value=session.active_model)
     return session, model, model, session.header()
 
 
+def close_tab(request: gr.Request):
+    """A closed tab frees its models, files and running training now, not an hour later
+    (Gradio keeps a closed session's state for an hour in case the tab comes back)."""
+    session = _OPEN.pop(request.session_hash, None) if request is not None else None
+    if session is not None:
+        session.close()
+
+
 def choose_model(state, name):
     """A model picked in Predict or Evaluate becomes the active one in both."""
     session = _session(state)
     session.active_model = name
-    return gr.update(value=name), gr.update(value=name), session.header()
+    return gr.update(value=name), gr.update(value=name), session.header(), _epoch_slider(session, name)
+
+
+def _epoch_slider(session: Session, name: str | None):
+    """The Predict tab's epoch slider: shown for a session run that kept its epochs' weights."""
+    n = len(session.epoch_weights(name))
+    if n < 2:
+        return gr.update(visible=False, value=n or 1)
+    return gr.update(visible=True, minimum=1, maximum=n, value=n, step=1)
+
+
+def _level(handler):
+    """`handler` as a generator that sends its answer, then its charts' data again, a hair
+    apart. Gradio 6.31's bar and line plots draw the data of the update before the last one
+    (seen in the browser: bars a step behind the text); the second update brings them level."""
+    @functools.wraps(handler)
+    def both(*args, **kwargs):
+        outputs = handler(*args, **kwargs)
+        yield outputs
+        again = [_nudged(o) for o in (outputs if isinstance(outputs, tuple) else (outputs,))]
+        if any(a is not None for a in again):
+            yield tuple(gr.update() if a is None else a for a in again)
+    return both
+
+
+def _nudged(output):
+    """A plot update's frame with its numbers moved by 1e-9, or None for anything else."""
+    frame = output.get("value") if isinstance(output, dict) else None
+    if not isinstance(frame, figures.pd.DataFrame):
+        return None
+    numeric = frame.select_dtypes("number").columns
+    if len(numeric) == 0:
+        return None
+    frame = frame.copy()
+    frame[numeric[-1]] = frame[numeric[-1]] + 1e-9
+    return gr.update(value=frame)
 
 
 # ---------------------------------------------------------------- Dataset tab
@@ -110,23 +161,32 @@ def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, 
     except ValueError as exc:
         raise gr.Error(str(exc))
     points, stop = [], session.new_stop()
+    keep = state  # API callers without a page: nothing is kept once the call ends
     try:
         for item in stream_training(data, model_key, settings, stop):
             if isinstance(item, list):
                 points += item
                 last = item[-1]
                 progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
-                yield (session, *_curves(points, settings.epochs), help_texts.status_line(points), gr.update(),
-                       gr.update(), gr.update(), gr.update())
+                new_epoch = any(p["kind"] == "epoch" for p in item)
+                heat = (figures.per_class_figure(points, data.class_names, settings.epochs)
+                        if new_epoch else gr.update())
+                yield (keep, *_curves(points, settings.epochs), help_texts.status_line(points), heat,
+                       *[gr.update()] * 6)
                 continue
-            name = session.add_run(item)
+            name = session.add_run(item, take_home=keep is not None)
             names = session.model_names()
             picker = gr.update(choices=names, value=name)
-            yield (session, *_curves(points, settings.epochs), help_texts.final_line(item),
+            files = [str(f) for f in session.take_home(name)] if keep is not None else None
+            yield (keep, *_curves(points, settings.epochs), help_texts.final_line(item), gr.update(),
                    gr.update(value=str(session.trained[name].download), visible=True),
-                   picker, picker, session.header())
+                   gr.update(value=files, visible=files is not None),
+                   picker, picker, session.header(), _epoch_slider(session, name))
     except ValueError as exc:
         raise gr.Error(str(exc))
+    finally:
+        if keep is None:
+            session.close()
 
 
 def _curves(points, epochs):
@@ -140,21 +200,46 @@ def stop_training(state):
 
 
 # ---------------------------------------------------------------- Predict tab
-def show_prediction(state, model_name, image):
+def show_prediction(state, model_name, image, epoch=0):
+    """A new drawing or upload: remember it, then answer it."""
     session = _session(state)
     if isinstance(image, dict) and "path" in image:  # an upload, as Gradio's FileData
         image = image["path"]
+    session.last_image = image
+    return _answer(session, model_name, image, epoch)
+
+
+def repredict(state, model_name, epoch):
+    """Another model or another epoch: answer the latest image again."""
+    session = _session(state)
+    return _answer(session, model_name, session.last_image, epoch)
+
+
+def _answer(session: Session, model_name, image, epoch):
+    """Bars, answer, what the model sees, saliency, and the answer without the clean-up."""
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
-        return None, "Draw something or upload an image.", None
+        return None, "Draw something or upload an image.", None, None, None
+    weights = session.epoch_weights(model_name)
+    weights = weights[int(epoch) - 1] if 1 <= int(epoch or 0) < len(weights) else None
     try:
-        pred = session.predictor(model_name).predict(image)
+        predictor = session.predictor(model_name)
+        pred = predictor.predict_at(image, weights)
+        top = predictor.class_names.index(pred.label)
+        why = predictor.explain(image, top, weights)
+        raw = predictor.predict_shrunk(image, weights)
     except BlankImage as exc:  # a cleared canvas, an empty drawing: say so, no error toast
-        return None, f"Nothing to read: {exc}.", None
+        return None, f"Nothing to read: {exc}.", None, None, None
     except ValueError as exc:
         raise gr.Error(str(exc))
-    bars = gr.update(value=figures.probability_frame(pred.probabilities), sort=list(pred.probabilities))
-    return (bars, help_texts.top_line(pred, LOW_CONFIDENCE),
-            figures.upscale(pred.seen, 196))
+    at = f" (weights after epoch {int(epoch)})" if weights is not None else ""
+    bars = gr.update(value=figures.probability_frame(pred.probabilities), sort=list(pred.probabilities),
+                     title=f"Top answer: {pred.label} {pred.probabilities[pred.label]:.1%}{at}")
+    text = (help_texts.top_line(pred, LOW_CONFIDENCE) + help_texts.shrunk_line(raw, pred)
+            + help_texts.why_line(why.method, pred.label))
+    return (bars, text, figures.upscale(pred.seen, 196),
+            gr.update(value=overlay(pred.seen, why.heat), label=f"Why {pred.label}: {why.method}"),
+            gr.update(value=figures.upscale(raw.seen, 196),
+                      label=f"Merely shrunk: {raw.label} {raw.probabilities[raw.label]:.0%}"))
 
 
 def predict_api(model_name: str, image: str) -> dict[str, float]:
@@ -187,7 +272,52 @@ def show_evaluation(state, model_name, seed):
                       sort=list(data.class_names))
     text = (f"**Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images the model never "
             f"trained on (test loss {ev.loss:.3f}).")
-    return text, figures.confusion_figure(ev.confusion_matrix(), data.class_names), frame, grid, mistakes
+    table = figures.confusion_styler(ev.confusion_matrix(), data.class_names)
+    return text, table, frame, grid, mistakes, None, PAIR_HINT
+
+
+PAIR_HINT = "**Click a cell** of the table to see its test images, most confident first."
+
+
+def show_pair(state, model_name, evt: gr.SelectData):
+    """A clicked confusion-matrix cell: the test images of that (true, predicted) pair."""
+    row, col = evt.index
+    if col == 0:  # the class-name column
+        return gr.update(), PAIR_HINT
+    try:
+        ev, data = _session(state).evaluation(model_name)
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    true, pred = data.class_names[row], data.class_names[col - 1]
+    idx = ev.pair(row, col - 1)
+    shown = idx[:12]
+    fig = figures.pair_figure(data.x_test[shown], ev.probabilities[shown], data.class_names, true, pred)
+    kind = "right" if row == col - 1 else "wrong"
+    return fig, (f"**{len(idx):,}** test images were **{true}** predicted as **{pred}** ({kind}); "
+                 f"showing the {len(shown)} the model was surest of.")
+
+
+# ---------------------------------------------------------------- Compare tab
+RUN_COLOURS = ["#4263eb", "#f76707", "#2b8a3e", "#c92a2a", "#7048e8", "#e64980", "#1098ad",
+               "#5c940d", "#495057", "#d9480f"]
+
+
+def show_comparison(state, x_axis, chosen):
+    """Validation accuracy of the chosen runs on one chart, and their table."""
+    from classifier import compare
+    runs, params = _session(state).runs_to_compare()
+    names = [name for name, _ in runs]
+    chosen = [c for c in (chosen if chosen is not None else names) if c in names]
+    picked = [r for r in runs if r[0] in chosen]
+    curves = compare.curve_frame(picked, x_axis)
+    colours = {name: RUN_COLOURS[i % len(RUN_COLOURS)] for i, name in enumerate(names)}
+    plot = gr.update(value=curves, x=x_axis, color_map={c: colours[c] for c in chosen},
+
+                     x_title="training seconds" if x_axis == "seconds" else "epoch")
+    table = compare.table_frame(picked, params).drop(columns=["model", "dataset"])  # in the name
+    legend = table.style.apply(lambda runs: [f"color: {colours[r]}; font-weight: bold" for r in runs],
+                               subset=["run"])  # the run's line colour: the table is the legend
+    return gr.update(choices=names, value=chosen), plot, legend
 
 
 # ---------------------------------------------------------------- layout
@@ -245,13 +375,22 @@ def build() -> gr.Blocks:
                                                label="Accuracy: blue training, orange validation")
                         loss_plot = gr.LinePlot(y="loss", **curve,
                                                 label="Loss: blue training, orange validation")
+                        per_class_plot = gr.Plot(label="Validation accuracy per class, each epoch",
+                                                 show_label=False)
                         download = gr.DownloadButton("Download the trained model (.keras)",
                                                      visible=False)
+                        take_home = gr.File(label="Take it home: the model, a plain-Keras script that "
+                                                  "reproduces this run, and its metrics (JSON)",
+                                            file_count="multiple", visible=False, interactive=False)
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["train"])
             with gr.Tab("Predict", id="predict"):
                 gr.Markdown(help_texts.HOW["predict"])
-                pred_model = gr.Dropdown(shipped_names(), label="Model", value=(shipped_names() or [None])[0])
+                with gr.Row():
+                    pred_model = gr.Dropdown(shipped_names(), label="Model",
+                                             value=(shipped_names() or [None])[0], scale=2)
+                    epoch = gr.Slider(1, 2, value=1, step=1, visible=False, scale=1,
+                                      label="Weights after epoch (your latest run)")
                 with gr.Row():
                     with gr.Column():
                         sketch = gr.Sketchpad(value={"background": BLACK_CANVAS, "layers": [], "composite": None},
@@ -268,8 +407,11 @@ def build() -> gr.Blocks:
                                           label="Softmax scores", x_label_angle=-45, height=300,
                                           colors_in_legend=[])
                         answer = gr.Markdown()
-                        seen = gr.Image(label="What the model sees (28x28 after preprocessing)",
-                                        height=220, interactive=False)
+                        with gr.Row():
+                            seen = gr.Image(label="What the model sees (cleaned up)", height=220,
+                                            interactive=False)
+                            why = gr.Image(label="Why", height=220, interactive=False)
+                            shrunk = gr.Image(label="Merely shrunk", height=220, interactive=False)
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["predict"])
             with gr.Tab("Evaluate", id="evaluate"):
@@ -280,49 +422,75 @@ def build() -> gr.Blocks:
                     eval_seed = gr.Number(0, label="Sample seed", precision=0)
                     eval_btn = gr.Button("Evaluate on the test set", variant="primary")
                 eval_text = gr.Markdown()
-                with gr.Row():
-                    confusion = gr.Plot(label="Confusion matrix", show_label=False)
-                    per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1],
-                                           label="Accuracy per class", x_label_angle=-45)
+                confusion = gr.Dataframe(label="Confusion matrix: rows are the true class, "
+                                               "columns the answer (click a cell)",
+                                         interactive=False)
+                pair_text = gr.Markdown()
+                pair_plot = gr.Plot(label="Test images of the clicked cell", show_label=False)
+                per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260,
+                                       label="Accuracy per class", x_label_angle=-45)
                 eval_grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
                 mistakes = gr.Gallery(label="The most confident mistakes", columns=5, height="auto")
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["evaluate"])
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                gr.Markdown(help_texts.HOW["compare"])
+                with gr.Row():
+                    cmp_runs = gr.CheckboxGroup(label="Runs to overlay", scale=3)
+                    cmp_x = gr.Radio([("epoch", "epoch"), ("seconds of training", "seconds")],
+                                     value="epoch", label="x axis", scale=1)
+                cmp_plot = gr.LinePlot(x="epoch", y="val_accuracy", color="run", height=360,
+                                       colors_in_legend=[], y_lim=[None, 1],
+                                       label="Validation accuracy, one colour a run (as in the table)")
+                cmp_table = gr.Dataframe(label="The runs, in their line's colour", interactive=False)
+                with gr.Accordion("What is happening here?", open=False):
+                    gr.Markdown(help_texts.WHAT["compare"])
 
         private = dict(api_visibility="private")
         ds_outputs = [ds_info, grid, counts, ds_class, pixels, aug]
+        demo.unload(close_tab)
         demo.load(new_session, None, [state, pred_model, eval_model, active], **private).then(
-            show_dataset, [state, ds_key, ds_class, ds_seed], ds_outputs, **private).then(
+            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private).then(
             describe_model, [model_key, state], [model_info, epochs], **private)
         ds_key.input(lambda key: gr.update(visible=key == "upload"), ds_key, zip_file, **private)
-        gr.on([ds_key.input, ds_class.input], show_dataset, [state, ds_key, ds_class, ds_seed],
+        gr.on([ds_key.input, ds_class.input], _level(show_dataset), [state, ds_key, ds_class, ds_seed],
               ds_outputs, **private).then(lambda s: _session(s).header(), state, active, **private)
         for picker in (pred_model, eval_model):
-            picker.input(choose_model, [state, picker], [pred_model, eval_model, active], **private)
+            picker.input(choose_model, [state, picker], [pred_model, eval_model, active, epoch],
+                         **private)
         shuffle.click(lambda s: int(s) + 1, ds_seed, ds_seed, **private).then(
-            show_dataset, [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
+            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
         zip_file.upload(upload_zip, [state, zip_file], ds_key, **private).then(
-            show_dataset, [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
+            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
         model_key.input(describe_model, [model_key, state], [model_info, epochs], **private)
         train_btn.click(train_model, [state, model_key, epochs, batch, optimizer, lr, schedule, val_share],
-                              [state, acc_plot, loss_plot, status, download, pred_model, eval_model, active],
+                              [state, acc_plot, loss_plot, status, per_class_plot, download, take_home,
+                               pred_model, eval_model, active, epoch],
                               api_name="train", concurrency_limit=TRAIN_CONCURRENCY,
                               concurrency_id="train")
         stop_btn.click(stop_training, state, None, concurrency_limit=None, **private)
         # .input, not .change: Gradio 6.31's image editor drops its first change event
-        sketch.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen],
+        answers = [bars, answer, seen, why, shrunk]
+        sketch.input(_level(show_prediction), [state, pred_model, sketch, epoch], answers,
                      trigger_mode="always_last", show_progress="hidden", **private)
         # preprocess=False: the file reaches classifier.preprocess unopened, so an image that
         # cannot be read gets our clear message instead of Gradio's decoding error
-        upload.change(show_prediction, [state, pred_model, upload], [bars, answer, seen],
+        upload.change(_level(show_prediction), [state, pred_model, upload, epoch], answers,
                       preprocess=False, **private)
-        pred_model.input(show_prediction, [state, pred_model, sketch], [bars, answer, seen], **private)
+        gr.on([pred_model.input, epoch.input], _level(repredict), [state, pred_model, epoch], answers,
+              trigger_mode="always_last", show_progress="hidden", **private)
         with gr.Row(visible=False):  # the API's own inputs and output, never shown
             api_model, api_image, api_scores = gr.Textbox(), gr.File(type="filepath"), gr.JSON()
         api_image.upload(predict_api, [api_model, api_image], api_scores, api_name="predict")
         gr.api(sample_api, api_name="samples")
-        eval_btn.click(show_evaluation, [state, eval_model, eval_seed],
-                       [eval_text, confusion, per_class, eval_grid, mistakes], **private)
+        eval_btn.click(_level(show_evaluation), [state, eval_model, eval_seed],
+                       [eval_text, confusion, per_class, eval_grid, mistakes, pair_plot, pair_text],
+                       **private)
+        confusion.select(show_pair, [state, eval_model], [pair_plot, pair_text], **private)
+        compare_tab.select(_level(lambda s, x: show_comparison(s, x, None)), [state, cmp_x],  # all runs
+                           [cmp_runs, cmp_plot, cmp_table], **private)
+        gr.on([cmp_x.input, cmp_runs.input], _level(show_comparison), [state, cmp_x, cmp_runs],
+              [cmp_runs, cmp_plot, cmp_table], **private)
     demo.queue(max_size=64, default_concurrency_limit=8)
     return demo
 

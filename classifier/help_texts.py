@@ -16,7 +16,10 @@ HOW = {
                "the bars answer as you draw. Draw shoes from the side with the toe to the "
                "left, as in Fashion-MNIST.",
     "evaluate": "**How to use:** pick a model and press **Evaluate** to see it on test images "
-                "it never trained on.",
+                "it never trained on; click a cell of the confusion matrix to see its images.",
+    "compare": "**How to use:** train a few models in the Train tab (try the MLP, then a CNN), "
+               "then tick the runs to overlay; switch the x axis to seconds to see what each "
+               "extra point of accuracy costs.",
 }
 
 WHAT = {
@@ -49,6 +52,11 @@ WHAT = {
         "the diagonal is right, everything else shows which classes it mixes up (in "
         "Fashion-MNIST, shirts with T-shirts and pullovers with coats). The most confident "
         "mistakes are often mislabelled or truly ambiguous images."),
+    "compare": (
+        "Each line is one run's **validation accuracy** after each epoch (the shipped models' "
+        "curves were recorded when they were trained). Against **epochs**, it shows which model "
+        "learns more per pass over the data; against **seconds**, which gets further for the "
+        "same wait. The table adds the size of each model (parameters) and its test accuracy."),
 }
 
 
@@ -87,3 +95,17 @@ def top_line(prediction, low: float) -> str:
     if top[0][1] < low:
         text += f"  \n*Low confidence: the model is unsure ({top[0][1]:.0%}).*"
     return text
+
+
+def shrunk_line(raw, cleaned) -> str:
+    """The answer on the image merely shrunk to 28x28, beside the cleaned-up one's."""
+    same = "the same answer" if raw.label == cleaned.label else "a different answer"
+    return (f"  \nWithout the clean-up (merely shrunk): **{raw.label}** "
+            f"{raw.probabilities[raw.label]:.1%}, {same}.")
+
+
+def why_line(method: str, label: str) -> str:
+    """What the saliency picture shows."""
+    how = ("where the last convolution layer's features pushed the score up (Grad-CAM)"
+           if method == "Grad-CAM" else "pixel brightness times how much each pixel moves the score")
+    return f"  \n*Why {label}: bright means {how}.*"

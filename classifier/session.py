@@ -13,6 +13,7 @@ from pathlib import Path
 from .data import Dataset
 from .datasets import DATASETS, load_dataset
 from .evaluation import Evaluation, evaluate
+from .export import write_take_home
 from .predict import Predictor
 from .models import MODELS
 from .run import Run
@@ -61,6 +62,7 @@ class Session:
     stop: threading.Event = field(default_factory=threading.Event)
     runs_done: int = 0
     active_model: str | None = None
+    last_image: object = None  # the latest drawing or upload, re-read when a model or epoch changes
     _workdir: Path | None = None
 
     @property
@@ -94,8 +96,9 @@ class Session:
         predictor = self.predictor(name)
         return shipped_evaluation(name), load_dataset(predictor.meta["dataset"])
 
-    def add_run(self, run: Run) -> str:
-        """Keep a finished run as a model of this session; returns its name."""
+    def add_run(self, run: Run, take_home: bool = True) -> str:
+        """Keep a finished run as a model of this session (with its take-home script and
+        metrics beside the .keras file); returns its name."""
         self.runs_done += 1
         n = self.runs_done
         epochs = run.result.epochs_done
@@ -105,9 +108,31 @@ class Session:
         predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")
         self.active_model = name
+        for older in list(self.trained)[:-1]:  # per-epoch weights: the latest run's only
+            self.trained[older].run.result.epoch_weights = []
+        if take_home:
+            write_take_home(run, folder)
         while len(self.trained) > MAX_SESSION_MODELS:
             self.trained.pop(next(iter(self.trained)))
         return name
+
+    def epoch_weights(self, name: str | None) -> list:
+        """Weights after each epoch of a session run (the latest run's only), else []."""
+        model = self.trained.get(name)
+        return model.run.result.epoch_weights if model is not None else []
+
+    def take_home(self, name: str) -> list[Path]:
+        """The run's .keras file, its plain-Keras script and its metrics JSON."""
+        folder = self.trained[name].download.parent
+        return [self.trained[name].download, *sorted(folder.glob("*.py")), folder / "metrics.json"]
+
+    def runs_to_compare(self) -> tuple[list[tuple[str, dict]], dict[str, int]]:
+        """(name, metadata) of this session's runs, oldest first, then the shipped models; and
+        each one's parameter count."""
+        runs = [(name, m.predictor.meta) for name, m in self.trained.items()]
+        runs += [(name, shipped_predictor(name).meta) for name in shipped_names()]
+        params = {name: int(self.predictor(name).trained.count_params()) for name, _ in runs}
+        return runs, params
 
     def header(self) -> str:
         """The line under the title: the dataset and model in use."""

@@ -1,5 +1,7 @@
 """The app's handlers called directly, and the running app driven through gradio_client."""
+import json
 import socket
+from pathlib import Path
 import threading
 
 import numpy as np
@@ -35,7 +37,7 @@ def test_dataset_handler_shows_grid_counts_and_baseline():
 
 def test_prediction_handler_answers_a_drawn_one(tmp_path):
     sketch = {"background": None, "layers": [], "composite": np.asarray(Image.open(_digit_one(tmp_path / "one.png")))}
-    update, text, seen = app.show_prediction(Session(), "MNIST digits: CNN (shipped)", sketch)
+    update, text, seen, *_ = app.show_prediction(Session(), "MNIST digits: CNN (shipped)", sketch)
     bars = update["value"]
     assert update["sort"] == list("0123456789")  # class order, not alphabetical or by score
     assert abs(bars["probability"].sum() - 1) < 0.01 and len(bars) == 10
@@ -58,7 +60,7 @@ def test_prediction_handler_empty_and_bad_input(tmp_path):
     empty = {"background": None, "layers": [], "composite": None}
     assert app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", empty)[1].startswith("Draw")
     cleared = {"background": None, "layers": [], "composite": np.zeros((280, 280), np.uint8)}
-    bars, text, seen = app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", cleared)
+    bars, text, seen, *_ = app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", cleared)
     assert bars is None and seen is None and text.startswith("Nothing to read: the image is blank")
     (tmp_path / "x.png").write_text("not a picture")
     with pytest.raises(app.gr.Error, match="could not read the image 'x.png': not a PNG"):
@@ -76,7 +78,31 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     assert "Test accuracy" in final and len(session.trained) == 1
     name = next(iter(session.trained))
     assert name.startswith("#1 Tiny: MLP (Flatten-Dense-128), 2 epochs")
-    assert updates[-1][4]["value"].endswith("model.keras")
+    assert updates[-1][5]["value"].endswith("model.keras")
+    files = updates[-1][6]["value"]  # take it home: the model, the script, the metrics
+    assert [Path(f).name for f in files] == ["model.keras", "train_mlp_tiny.py", "metrics.json"]
+    assert json.loads(Path(files[2]).read_text())["test_accuracy"] == session.trained[name].run.evaluation.accuracy
+    heat_maps = [u[4] for u in updates if not isinstance(u[4], dict)]  # a new figure each epoch
+    assert len(heat_maps) == 2 and heat_maps[-1].axes[0].get_title()
+    slider = updates[-1][10]
+    assert slider["visible"] and slider["maximum"] == 2 and slider["value"] == 2
+
+
+def test_epoch_slider_repredicts_the_latest_drawing_with_that_epochs_weights(tmp_path):
+    session = Session()
+    session.dataset_key, session.uploaded = "upload", make_dataset(n_train=240, n_test=30)
+    list(app.train_model(session, "mlp", 3, 16, "adam", 0.0002, "constant", 0.2,
+                         progress=lambda *a, **k: None))
+    name = next(iter(session.trained))
+    drawing = {"background": None, "layers": [], "composite": make_dataset(n_train=3).x_train[1, ..., 0]}
+    final = app.show_prediction(session, name, drawing, 3)
+    assert session.last_image is drawing
+    answers = {k: app.repredict(session, name, k)[0]["value"]["probability"].tolist() for k in (1, 2, 3)}
+    assert answers[3] == final[0]["value"]["probability"].tolist()  # last epoch = the model itself
+    assert answers[1] != answers[3] and answers[2] != answers[3]
+    bars, text, seen, why, shrunk = final
+    assert "Without the clean-up" in text and why["value"].shape == (196, 196, 3)
+    assert why["label"].startswith("Why ") and shrunk["value"].shape == (196, 196)
 
 
 @pytest.fixture(scope="module")

@@ -158,6 +158,26 @@ def predict_panel(page, model: str):
     return panel, canvas, panel.locator("[data-testid=markdown] ol > li")
 
 
+def top_bar(panel) -> str | None:
+    """The class of the bar the chart draws as the top answer (from the chart's own marks)."""
+    labels = block(panel, "Softmax scores").locator("[aria-label]").evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))")
+    top = [label for label in labels if label.endswith("answer: top answer")]
+    return re.match(r"class: (.*?);", top[0]).group(1) if top else None
+
+
+def bars_match_the_text(panel, answers, timeout: float = 10.0) -> str:
+    """Wait until the chart's top bar is the text's top answer; return it."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text_top = answers.first.locator("strong").inner_text()
+        if top_bar(panel) == text_top:
+            return text_top
+        time.sleep(0.25)
+    raise AssertionError(f"bars show {top_bar(panel)!r}, text says {text_top!r}")
+
+
 def test_predict_tab_reads_a_drawn_one(page):
     panel, canvas, answers = predict_panel(page, "MNIST digits: CNN (shipped)")
     draw_vertical_stroke(page, canvas)  # one stroke: the first must already answer
@@ -166,6 +186,11 @@ def test_predict_tab_reads_a_drawn_one(page):
     expect(answers.first.locator("strong")).to_have_text("1")
     expect(block(panel, "What the model sees").locator("img")).to_be_visible()
     expect(block(panel, "Softmax scores").locator("canvas, svg").first).to_be_visible()
+    why = block(panel, "Why 1: Grad-CAM")  # the saliency map, labelled with its top class
+    expect(why.locator("img")).to_be_visible()
+    assert why.locator("img").evaluate("img => img.naturalWidth") >= 196
+    expect(block(panel, "Merely shrunk").locator("img")).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"Without the clean-up \(merely shrunk\): \S+"))).to_be_visible()
     no_error_toast(page)
     screenshot(page, "predict")
 
@@ -220,6 +245,12 @@ def test_train_the_mlp_for_5_epochs(page):
     assert percent(done, r"Test accuracy ([\d.]+)%") >= 87  # measured 87.96%
     expect(block(panel, "Accuracy").locator("canvas, svg").first).to_be_visible()
     expect(panel.get_by_role("button", name=re.compile("Download the trained model"))).to_be_visible()
+    heat_map = panel.locator("[data-testid=matplotlib] img")  # per-class accuracy, each epoch
+    expect(heat_map).to_have_count(1)
+    assert heat_map.evaluate("img => img.naturalWidth") > 300
+    for name in ("model.keras", "train_mlp_fashion_mnist.py", "metrics.json"):  # take it home
+        link = panel.get_by_role("row", name=re.compile("^" + re.escape(name))).get_by_role("link")
+        expect(link).to_have_attribute("href", re.compile(re.escape(name) + "$"))
     no_error_toast(page)
     screenshot(page, "train")
 
@@ -230,6 +261,27 @@ def test_train_the_mlp_for_5_epochs(page):
     expect(page.get_by_role("option", name=re.compile(r"^#1 Fashion-MNIST: MLP \(Flatten-Dense-128\), 5 epochs,"))
            ).to_have_count(1)
     page.keyboard.press("Escape")
+
+    # watch a drawing through training: the epoch slider re-answers with each epoch's weights
+    draw_shoe(page, block(predict, "Draw here").locator(".pixi-target canvas"))
+    answers = predict.locator("[data-testid=markdown] ol > li")
+    expect(answers).to_have_count(3, timeout=30_000)
+    at_epoch = {5: " ".join(answers.all_inner_texts())}
+    slider = predict.get_by_label("number input for Weights after epoch")
+    expect(slider).to_have_value("5")
+    bars_match_the_text(predict, answers)
+    drawn = at_epoch[5]
+    for k in (1, 3, 5):
+        slider.fill(str(k))
+        slider.press("Enter")
+        expect(predict.get_by_text(f"Top answer").first).to_be_visible()
+        page.wait_for_timeout(1500)
+        bars_match_the_text(predict, answers)  # the chart follows the slider, not a step behind
+        at_epoch[k] = " ".join(answers.all_inner_texts())
+    assert at_epoch[1] != at_epoch[5] and at_epoch[3] != at_epoch[1], at_epoch
+    assert at_epoch[5] == drawn  # back at the last epoch: the trained model's own answer
+    no_error_toast(page)
+    screenshot(page, "predict-epochs")
 
 
 def test_stop_keeps_a_partly_trained_model(page):
@@ -249,13 +301,45 @@ def test_evaluate_tab_shows_confusion_matrix(page):
     accuracy = panel.get_by_text(re.compile(r"Test accuracy \d"))
     expect(accuracy).to_be_visible(timeout=60_000)
     assert percent(accuracy, r"Test accuracy ([\d.]+)%") > 80  # shipped models: ~88-92%
-    # matplotlib figures, in page order: the confusion matrix, then the 25-image grid (located
-    # by their figure, not their label: app.py may hide the labels with show_label=False)
+    # matplotlib figures: the 25-image grid (located by its figure, not its label: app.py may
+    # hide the labels with show_label=False); the confusion matrix is a clickable table
     figures = panel.locator("[data-testid=matplotlib] img")
-    expect(figures).to_have_count(2)
+    expect(figures).to_have_count(1)
     for figure in figures.all():
         expect(figure).to_be_visible()
         assert figure.evaluate("img => img.naturalWidth") > 300
     expect(block(panel, "The most confident mistakes").locator("img")).to_have_count(10)
+    # click the confusion-matrix cell (true Shirt, answered T-shirt/top): its images appear
+    table = panel.get_by_role("grid", name=re.compile("^Confusion matrix"))
+    row = table.get_by_role("row", name=re.compile(r"^Shirt \d"))
+    expect(row.get_by_role("gridcell")).to_have_count(11)
+    row.get_by_role("gridcell").nth(1).click()  # column 1: answered T-shirt/top
+    caption = panel.get_by_text(re.compile(r"test images were Shirt predicted as T-shirt/top \(wrong\)"))
+    expect(caption).to_be_visible(timeout=30_000)
+    assert percent(caption, r"^([\d,]+) test images") > 0
+    expect(panel.locator("[data-testid=matplotlib] img")).to_have_count(2)  # + the pair's images
     no_error_toast(page)
     screenshot(page, "evaluate")
+
+
+def test_compare_two_runs_on_one_chart(page):
+    """Two short runs of this session and the shipped models, overlaid and tabled."""
+    for run, epochs in ((1, 2), (2, 3)):  # two epochs at least: one point draws no line
+        panel = start_training(page, epochs)
+        expect(panel.get_by_text(re.compile(rf"^Done after {epochs} epoch"))).to_be_visible(
+            timeout=TRAIN_TIMEOUT)
+    panel = open_tab(page, "Compare")
+    table = panel.get_by_role("grid", name=re.compile("^The runs"))
+    for name in (r"^#1 Fashion-MNIST: MLP", r"^#2 Fashion-MNIST: MLP", r"^Fashion-MNIST: our CNN \(shipped\)"):
+        expect(table.get_by_role("row", name=re.compile(name))).to_have_count(1, timeout=30_000)
+    assert percent(table.get_by_role("row", name=re.compile(r"^Fashion-MNIST: our CNN")),
+                   r"([\d.]+)%\s*$") == 92.70  # its recorded test accuracy
+    chart = block(panel, "Validation accuracy, one colour a run")
+    expect(chart.locator("canvas, svg").first).to_be_visible()
+    colour = {run: table.get_by_role("gridcell", name=re.compile(rf"^#{run} Fashion-MNIST")).evaluate(
+        "cell => getComputedStyle(cell).color") for run in (1, 2)}
+    assert colour[1] != colour[2] and "rgb(0, 0, 0)" not in colour.values(), colour  # the legend
+    panel.get_by_label("seconds of training").check()
+    expect(chart.get_by_text("training seconds").first).to_be_visible(timeout=30_000)
+    no_error_toast(page)
+    screenshot(page, "compare")
