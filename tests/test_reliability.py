@@ -300,3 +300,28 @@ def test_an_api_training_keeps_nothing_once_it_returns(tmp_path, monkeypatch):
     assert all(out[0] is None for out in outs)  # no session state is stored for the caller
     assert "after 1 epoch" in outs[-1][3] and outs[-1][5]["value"].endswith("model.keras")
     assert set(Path(tempfile.gettempdir()).glob("classifier-session-*")) == before
+
+
+def test_a_full_queue_tells_the_caller_to_try_again():
+    """Past the queue's size Gradio refuses a request with 'try again' (the page shows 'This
+    application is currently busy. Please try again.'), and later requests are served."""
+    import time
+    demo = app.build()
+    demo.queue(max_size=1, default_concurrency_limit=8)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.LAUNCH)
+    url = f"http://127.0.0.1:{port}/"
+    jobs = []
+    try:
+        for _ in range(3):  # two train (the limit), one waits: the queue of 1 is full
+            jobs.append(Client(url, verbose=False).submit("mlp", 50, 64, "recipe's own", 0, "cosine",
+                                                          0.1, api_name="/train"))
+            time.sleep(1.5)
+        with pytest.raises(Exception, match="Queue is full! Please try again"):
+            Client(url, verbose=False).predict(MLP, handle_file(SNEAKER), api_name="/predict")
+    finally:
+        for job in jobs:
+            job.cancel()
+        demo.close()
