@@ -11,6 +11,7 @@ import gradio as gr
 import numpy as np
 
 from classifier import figures, help_texts
+from classifier.live import limit_heap_arenas
 from classifier.models import MODELS, build_model
 from classifier.preprocess import BlankImage
 from classifier.saliency import overlay
@@ -510,6 +511,7 @@ def sample_api(dataset: str = "fashion_mnist", count: int = 25, seed: int = 0) -
             for i in idx]
 
 
+limit_heap_arenas()
 demo = build()
 
 if __name__ == "__main__":
