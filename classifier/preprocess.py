@@ -25,11 +25,13 @@ Thresholds for "mnist"/"fashion", on the grayscale image in [0, 255]:
 from __future__ import annotations
 
 import io
+import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .data import STYLES
 
@@ -37,6 +39,13 @@ __all__ = ["IMAGE_FORMATS", "BlankImage", "ImageTooLarge", "NotAnImage", "open_i
            "resize_plain", "Prepared", "prepare"]
 
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # the only decoders Pillow may use
+# Memory budget for decoding. A 12-24 MP phone photo is the largest thing a user has reason to
+# send; an RGBA image costs 4 bytes a pixel decoded, so 25 MP is at most 100 MB, and only
+# `DECODERS` images are decoded at once. Pillow's own limit (89 MP, 2x that before it refuses)
+# let a 349 KB PNG cost 2.25 GB.
+MAX_PIXELS = 25_000_000
+DECODERS = threading.BoundedSemaphore(2)
+WORKING_SIDE = 1024  # prepare() shrinks larger images to about this first: a 28x28 input needs no more
 _LIGHT_BACKGROUND = 127.0  # border median above this: dark ink on a light background
 _MIN_CONTRAST = 16.0  # brightest ink less than this above the background: blank
 _INK_FRACTION = 0.1  # ink is what is brighter than this share of the brightest pixel
@@ -111,10 +120,11 @@ def _read(fp, name: str, size: int, draft_size=None) -> Image.Image:
     if size == 0:
         raise NotAnImage(f"could not read the image {name}: the file is empty (0 bytes)")
     try:
-        with Image.open(fp, formats=IMAGE_FORMATS) as img:
+        with DECODERS, Image.open(fp, formats=IMAGE_FORMATS) as img:
             return _decoded(img, name, draft_size)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageTooLarge(f"image is too large: {name}: {err}") from err
+        pixels = re.search(r"\((\d+) pixels\)", str(err))  # Pillow refused it on opening
+        raise _too_large(name, f"{int(pixels[1]):,} pixels" if pixels else "larger") from err
     except UnidentifiedImageError as err:
         raise NotAnImage(f"could not read the image {name}: not a {'/'.join(IMAGE_FORMATS)} "
                          "file, or a damaged one; upload a PNG or JPEG") from err
@@ -124,22 +134,62 @@ def _read(fp, name: str, size: int, draft_size=None) -> Image.Image:
 
 def _decoded(img: Image.Image, name: str, draft_size=None) -> Image.Image:
     """Load the first frame and apply the EXIF orientation; decoding errors become ValueError."""
-    limit = Image.MAX_IMAGE_PIXELS  # Pillow warns between 1x and 2x this; we refuse
-    if limit and img.width * img.height > limit:  # judged on the full size, before any draft
-        raise ImageTooLarge(f"image is too large: {name} is {img.width}x{img.height} pixels, "
-                            f"over the limit of {limit:,}; scale it down and try again")
+    if img.width * img.height > _pixel_limit():  # judged from the header
+        raise _too_large(name, f"{img.width}x{img.height} pixels")
     try:
         if img.tell() != 0:
             img.seek(0)  # animated: first frame
         if draft_size:
             img.draft(None, draft_size)  # JPEG only (others ignore it); before load()
         img.load()  # truncated files fail here, not later
-        return ImageOps.exif_transpose(img)  # an upright copy
+        return _upright(img, _reduced(img, draft_size))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageTooLarge(f"image is too large: {name}: {err}") from err
+        pixels = re.search(r"\((\d+) pixels\)", str(err))  # Pillow refused it on opening
+        raise _too_large(name, f"{int(pixels[1]):,} pixels" if pixels else "larger") from err
     except Exception as err:  # Pillow raises OSError, SyntaxError, EOFError, struct.error...
         raise ValueError(f"could not read the image {name}: the file is truncated or damaged "
                          f"({err})") from err
+
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+              6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def _upright(original: Image.Image, img: Image.Image) -> Image.Image:
+    """`img` (the decoded `original`, maybe reduced) turned as `original`'s EXIF orientation
+    says (what ImageOps.exif_transpose does, without its full-size copy)."""
+    method = _TRANSPOSE.get(original.getexif().get(0x0112, 1))
+    if method is None:
+        return img
+    upright = img.transpose(method)
+    upright.info.pop("exif", None)  # turned once: read again, it must not turn again
+    return upright
+
+
+def _pixel_limit() -> int:
+    return min(MAX_PIXELS, Image.MAX_IMAGE_PIXELS or MAX_PIXELS)
+
+
+def _too_large(name: str, size: str) -> ImageTooLarge:
+    limit = _pixel_limit()
+    return ImageTooLarge(f"image is too large: {name} is {size}, over the limit of {limit:,} "
+                         f"(about {limit / 1e6:.0f} megapixels); scale it down and try again")
+
+
+def _reduced(img: Image.Image, draft_size) -> Image.Image:
+    """`img` shrunk by a whole factor while it stays at least `draft_size` (what draft does for
+    JPEG, for every format), so later conversions work on a small copy."""
+    if not draft_size:
+        return img
+    factor = min(img.width // draft_size[0], img.height // draft_size[1])
+    if factor < 2:
+        return img
+    try:
+        return img.reduce(factor)
+    except ValueError:  # modes reduce() does not take (P, 1): convert on the small side
+        return img.convert("RGBA").reduce(factor)
 
 
 def _from_array(a: np.ndarray) -> Image.Image:
@@ -212,7 +262,7 @@ class Prepared:
 def prepare(source, image_shape=(28, 28, 1), style: str = "fashion") -> Prepared:
     """Turn `source` (anything open_image takes) into model input by the dataset's recipe."""
     h, w, c = _check_shape(image_shape, style)
-    img = open_image(source)
+    img = open_image(source, draft_size=(max(WORKING_SIDE, w), max(WORKING_SIDE, h)))
     if style == "plain":
         seen = resize_plain(img, h, w, c)
         return Prepared(seen.reshape(1, h, w, c), seen, False)

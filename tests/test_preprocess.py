@@ -341,8 +341,26 @@ def test_draft_size_decodes_a_big_jpeg_at_reduced_scale():
     assert small.size == (200, 150)  # 1/8 scale: the largest reduction that keeps 100x100
     assert np.abs(to_rgb(small).astype(int) - (200, 100, 50)).max() <= 3
     assert open_image(data, draft_size=(1000, 1000)).size == (1600, 1200)  # 1/2 would be too small
-    png = encoded(Image.new("L", (400, 300)), "PNG")
-    assert open_image(png, draft_size=(10, 10)).size == (400, 300)  # only JPEG has drafts
+    png = encoded(Image.new("L", (400, 300)), "PNG")  # no draft: reduced by a whole factor
+    assert open_image(png, draft_size=(10, 10)).size == (14, 10)  # 400/30 rounded up
+    assert open_image(png, draft_size=(300, 300)).size == (400, 300)  # 1/2 would be too small
+
+
+def test_a_big_png_is_refused_from_its_header_below_pillows_limit():
+    """9400x9400 is under Pillow's 89 MP bomb limit but far over what this app needs."""
+    from test_reliability import _png_header_only
+    with pytest.raises(ImageTooLarge, match="(9400x9400|88,360,000) pixels, over the limit of 25,000,000"):
+        open_image(_png_header_only(9400, 9400))
+
+
+def test_a_large_transparent_png_is_read_at_working_size_and_upright():
+    img = Image.new("RGBA", (4000, 3000), (0, 0, 0, 0))
+    img.paste((200, 200, 200, 255), (1000, 500, 2000, 2500))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    small = open_image(encoded(img, "PNG", exif=exif), draft_size=(1024, 1024))
+    assert small.size == (1500, 2000)  # halved (3000 // 1024 = 2), then turned upright
+    assert prepare(encoded(img, "PNG")).seen.max() > 0
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
