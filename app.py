@@ -3,25 +3,56 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
+import threading
+import time
 import weakref
+
+if __name__ == "__main__" and "PYTHONMALLOC" not in os.environ:
+    # A server: Python objects on glibc's malloc, so memory freed when idle sessions are
+    # forgotten goes back to the system (pymalloc's 1 MiB arenas stay pinned by a few live
+    # objects: +221 MB held after 2,000 throwaway sessions, +66 MB with this; README, security).
+    os.environ["PYTHONMALLOC"] = "malloc"
+    os.execv(sys.executable, [sys.executable, *sys.argv])
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import gradio as gr
 import numpy as np
 
-from classifier import figures, help_texts
-from classifier.live import limit_heap_arenas
+from PIL import Image
+from starlette.middleware import Middleware
+
+from classifier import arguments, figures, help_texts
+from classifier.admission import Admission
+from classifier.folders import ZIP_IMAGE_CHOICES
+from classifier.live import CallerGone, limit_heap_arenas, release_memory
 from classifier.models import MODELS, build_model
-from classifier.preprocess import BlankImage
+from classifier.preprocess import MAX_PIXELS, WORKING_SIDE, BlankImage, open_image
 from classifier.saliency import overlay
 from classifier.session import ASSETS, Session, dataset_choices, shipped_names
 from classifier.settings import TrainSettings
+from classifier.traffic import OPEN_STREAMS, TrafficMiddleware
 
 LOW_CONFIDENCE = 0.5
-TRAIN_CONCURRENCY = 2
+ADMISSION = Admission(slots=2, max_waiting=8)  # 2 trainings share the 2 vCPUs; 8 more may wait
+START_GRACE = 5.0  # s an API caller has, once its training's turn comes, to open its result stream
+SESSION_IDLE_SECONDS = float(os.environ.get("CLASSIFIER_SESSION_IDLE_SECONDS", 300))
 BLACK_CANVAS = np.zeros((280, 280), dtype=np.uint8)
-LAUNCH = dict(max_file_size="20mb")  # no allowed_paths: only Gradio's own cache is served
+BLACK_SKETCH = {"background": BLACK_CANVAS, "layers": [], "composite": None}
+CSS = """
+/* .whole: every picture of a gallery shown, whatever the width (Gradio's grid wants columns
+   of 100px or more and clips rows beyond its fixed height) */
+.whole .grid-wrap { height: auto !important; max-height: none !important; min-height: 0 !important; }
+.whole .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
+                         grid-template-rows: none !important; grid-auto-rows: auto !important; }
+/* .preview: the label above the picture, not over its top */
+.preview [data-testid=block-label] { position: static !important; }
+.preview img { object-fit: contain !important; }
+"""
+LAUNCH = dict(max_file_size="20mb", css=CSS,  # no allowed_paths: only Gradio's own cache is served
+              app_kwargs={"middleware": [Middleware(TrafficMiddleware)]},  # streams, body cap
+              state_session_capacity=2000)  # a backstop; idle sessions go long before
 
 
 def _session(state: Session | None) -> Session:
@@ -94,15 +125,18 @@ def _nudged(output):
 
 # ---------------------------------------------------------------- Dataset tab
 def show_dataset(state, key, class_filter, seed):
+    """Dataset `key` becomes the session's: its samples, class counts, one image's pixels and
+    augmentations. One that cannot be loaded is refused with a warning and the info text, and
+    the previous dataset stays in use (the picker goes back to it)."""
     session = _session(state)
-    session.dataset_key = key
     if key == "upload" and session.uploaded is None:
-        return ("**Upload a zip** with one folder of images per class (2 to 100 classes), e.g. "
-                "`cats/1.jpg, dogs/2.jpg`.", *[gr.update()] * 5)
+        return (help_texts.upload_prompt(session.dataset_title()), *[gr.update()] * 6)
     try:
-        data = session.dataset()
+        data = session.use_dataset(key)
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        gr.Warning(str(exc))
+        return (help_texts.refused_dataset(str(exc), session.dataset_title()), *[gr.update()] * 5,
+                gr.update(value=session.dataset_key))
     cls = data.class_names.index(class_filter) if class_filter in data.class_names else None
     idx = figures.sample_indices(data, 25, cls, int(seed))
     counts, baseline = figures.class_counts(data)
@@ -115,16 +149,23 @@ def show_dataset(state, key, class_filter, seed):
                             sort=list(data.class_names))
     return (info, figures.sample_grid(data, idx), counts_plot, filt,
             figures.pixel_figure(first, f"{data.class_names[data.y_train[idx[0]]]}: pixel values"),
-            figures.augment_preview(first, int(seed)))
+            figures.augment_preview(first, int(seed)), gr.update())
 
 
-def upload_zip(state, file):
+def upload_zip(state, file, images=None):
+    """A zip of class folders becomes the session's uploaded dataset; `images`, a key of
+    ZIP_IMAGE_CHOICES, says what its images become (default: the first, 28x28 grey)."""
     from classifier.folders import load_image_zip
     session = _session(state)
     if file is None:
         raise gr.Error("Choose a .zip file with one sub-folder of images per class.")
+    images = next(iter(ZIP_IMAGE_CHOICES)) if images is None else images
+    if not isinstance(images, str) or images not in ZIP_IMAGE_CHOICES:
+        raise gr.Error(f"images must be one of {list(ZIP_IMAGE_CHOICES)}, got {images!r}")
+    size, color = ZIP_IMAGE_CHOICES[images]
     try:
-        data, report = load_image_zip(file, session.workdir / f"zip{session.runs_done}-{os.urandom(3).hex()}")
+        folder = session.workdir / f"zip{session.runs_done}-{os.urandom(3).hex()}"
+        data, report = load_image_zip(file, folder, image_size=size, color=color)
     except ValueError as exc:
         raise gr.Error(str(exc))
     session.uploaded = data
@@ -135,59 +176,142 @@ def upload_zip(state, file):
 
 # ---------------------------------------------------------------- Train tab
 def describe_model(key, state):
+    """A picked model: what it is and its size for the session's dataset, and its own epochs."""
+    return model_text(key, state), gr.update(value=MODELS[key].default_epochs)
+
+
+def model_text(key, state) -> str:
+    """What model `key` is and its parameter count for the session's dataset (shown again
+    whenever the dataset changes)."""
     spec = MODELS[key]
     try:
         data = _session(state).dataset()
-        model = build_model(key, data.image_shape, data.num_classes,
-                            TrainSettings(pretrained=False), data.x_train[:100])
-        layers = " → ".join(type(l).__name__ for l in model.layers[1:])
-        params = f"{model.count_params():,} parameters for {data.title} ({data.image_shape[0]}x{data.image_shape[1]})"
+        layers, count = _model_layout(key, data.image_shape, data.num_classes)
+        height, width = data.image_shape[:2]
+        params = f"{count:,} parameters for {data.title} ({height}x{width})"
     except ValueError as exc:
         layers, params = "", str(exc)
-    return (f"**{spec.title}**: {spec.description}  \n{params}  \n`{layers}`",
-            gr.update(value=spec.default_epochs))
+    return f"**{spec.title}**: {spec.description}  \n{params}  \n`{layers}`"
+
+
+@functools.lru_cache(maxsize=64)
+def _model_layout(key: str, image_shape: tuple, num_classes: int) -> tuple[str, int]:
+    """Model `key`'s layers and parameter count for this input shape and class count."""
+    model = build_model(key, image_shape, num_classes, TrainSettings(pretrained=False))
+    return " → ".join(type(l).__name__ for l in model.layers[1:]), model.count_params()
+
+
+TRAIN_FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 256), learning_rate=(0, 10),
+                  validation=(0.05, 0.3), optimizers=("recipe's own", "adam", "sgd", "rmsprop"),
+                  schedules=("cosine", "constant"))
+
+
+def train_settings(model_key, epochs, batch_size, optimizer, learning_rate, schedule,
+                   val_share) -> TrainSettings:
+    """The Train form's values, each checked (they may come from anyone, as any JSON)."""
+    form = TRAIN_FORM
+    arguments.choice("model", model_key, list(MODELS))
+    optimizer = arguments.choice("optimizer", optimizer, form["optimizers"])
+    return TrainSettings(
+        epochs=arguments.integer("epochs", epochs, *form["epochs"]),
+        batch_size=arguments.choice("batch size", batch_size, form["batch_sizes"]),
+        optimizer=None if optimizer == "recipe's own" else optimizer,
+        learning_rate=arguments.number("learning rate", learning_rate, *form["learning_rate"]) or None,
+        lr_schedule=arguments.choice("schedule", schedule, form["schedules"]),
+        validation_split=arguments.number("validation share", val_share, *form["validation"]),
+        pretrained=False, max_seconds=float(os.environ.get("CLASSIFIER_MAX_TRAIN_SECONDS", 1800)))
 
 
 def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
-                val_share, progress=gr.Progress()):
-    from classifier.live import stream_training
+                val_share, request: gr.Request = None, progress=gr.Progress()):
+    """Admit, wait for a trainer, train while someone listens; stream curves, then the run."""
     session = _session(state)
     try:
+        settings = train_settings(model_key, epochs, batch_size, optimizer, learning_rate,
+                                  schedule, val_share)
         data = session.dataset()
-        settings = TrainSettings(epochs=int(epochs), batch_size=int(batch_size),
-                                 optimizer=None if optimizer == "recipe's own" else optimizer,
-                                 learning_rate=float(learning_rate) or None, lr_schedule=schedule,
-                                 validation_split=float(val_share), pretrained=False,
-                                 max_seconds=float(os.environ.get("CLASSIFIER_MAX_TRAIN_SECONDS", 1800)))
+        place = ADMISSION.enter(_client(state, request))
     except ValueError as exc:
-        raise gr.Error(str(exc))
-    points, stop = [], session.new_stop()
+        if state is None:  # an API caller: the call fails with the message
+            raise gr.Error(str(exc))
+        gr.Warning(str(exc))  # the page keeps its last run's curves, model and files
+        yield (state, *[gr.update()] * 10)
+        return
     keep = state  # API callers without a page: nothing is kept once the call ends
-    try:
-        for item in stream_training(data, model_key, settings, stop):
-            if isinstance(item, list):
-                points += item
-                last = item[-1]
-                progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
-                new_epoch = any(p["kind"] == "epoch" for p in item)
-                heat = (figures.per_class_figure(points, data.class_names, settings.epochs)
-                        if new_epoch else gr.update())
-                yield (keep, *_curves(points, settings.epochs), help_texts.status_line(points), heat,
-                       *[gr.update()] * 6)
-                continue
-            name = session.add_run(item, take_home=keep is not None)
-            names = session.model_names()
-            picker = gr.update(choices=names, value=name)
-            files = [str(f) for f in session.take_home(name)] if keep is not None else None
-            yield (keep, *_curves(points, settings.epochs), help_texts.final_line(item), gr.update(),
-                   gr.update(value=str(session.trained[name].download), visible=True),
-                   gr.update(value=files, visible=files is not None),
-                   picker, picker, session.header(), _epoch_slider(session, name))
+    listener = request.session_hash if request is not None else None
+    try:  # no old heat-map, model or files on screen during the new run
+        yield (keep, gr.update(value=None), gr.update(value=None), help_texts.starting_line(
+            MODELS[model_key].title, data.title), None, gr.update(visible=False, value=None),
+               gr.update(visible=False, value=None), *[gr.update()] * 4)
+        if not (yield from _turn(place, listener, keep)):
+            return  # nobody is listening any more: do not train for no one
+        yield from _train(session, keep, data, model_key, settings, listener, place, progress)
+    except CallerGone:
+        return  # dropped as its caller left; nobody is there to tell
     except ValueError as exc:
         raise gr.Error(str(exc))
     finally:
+        place.leave()
         if keep is None:
             session.close()
+
+
+def _client(state, request) -> str:
+    """Whose training this is: the page's (or API call's) session id."""
+    if request is not None and request.session_hash:
+        return request.session_hash
+    return f"state-{id(state)}" if state is not None else os.urandom(6).hex()
+
+
+def _turn(place, listener, keep):
+    """Wait in line for a trainer, saying where the run stands; True once it holds one and its
+    caller is listening (an API caller gets START_GRACE s to open its result stream)."""
+    while not place.wait(timeout=1.0):
+        if not OPEN_STREAMS.listening(listener):
+            return False
+        yield (keep, gr.update(), gr.update(),
+               help_texts.waiting_line(place.ahead(), ADMISSION.slots), *[gr.update()] * 7)
+    turn = time.monotonic()
+    while not OPEN_STREAMS.listening(listener):
+        if time.monotonic() - turn > START_GRACE:
+            return False
+        place.touch()
+        time.sleep(0.1)
+    return True
+
+
+def _train(session, keep, data, model_key, settings, listener, place, progress):
+    """The training itself, streamed; it stops within a step once its caller stops listening,
+    and its trainer is free as soon as it ends (even if the server stops pulling this)."""
+    from classifier.live import stream_training
+
+    def gone() -> bool:
+        place.touch()
+        return not OPEN_STREAMS.listening(listener)
+
+    points, stop = [], session.new_stop()
+    for item in stream_training(data, model_key, settings, stop, gone=gone, done=place.leave):
+        if isinstance(item, list):
+            points += item
+            last = item[-1]
+            progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
+            new_epoch = any(p["kind"] == "epoch" for p in item)
+            heat = (figures.per_class_figure(points, data.class_names, settings.epochs)
+                    if new_epoch else gr.update())
+            yield (keep, *_curves(points, settings.epochs), help_texts.status_line(points), heat,
+                   *[gr.update()] * 6)
+            continue
+        name = session.add_run(item, take_home=keep is not None)
+        names = session.model_names()
+        picker = gr.update(choices=names, value=session.active_model)  # a run at chance is not made active
+        files = [str(f) for f in session.take_home(name)] if keep is not None else None
+        download = str(session.trained[name].download) if keep is not None else None
+        if session.dropped and keep is not None:
+            gr.Info(f"Only the last few runs are kept: {', '.join(session.dropped)} left the pickers.")
+        yield (keep, *_curves(points, settings.epochs), help_texts.final_line(item, session.dropped),
+               gr.update(), gr.update(value=download, visible=download is not None),
+               gr.update(value=files, visible=files is not None),
+               picker, picker, session.header(), _epoch_slider(session, session.active_model))
 
 
 def _curves(points, epochs):
@@ -196,16 +320,39 @@ def _curves(points, epochs):
 
 
 def stop_training(state):
-    _session(state).stop.set()
+    session = _session(state)
+    if session.stop.is_set():
+        gr.Info("Nothing is training now.")
+        return
+    session.stop.set()
     gr.Info("Stopping after the current step; what was learned is kept.")
 
 
 # ---------------------------------------------------------------- Predict tab
 def show_prediction(state, model_name, image, epoch=0):
-    """A new drawing or upload: remember it, then answer it."""
+    """A new drawing: remember it, then answer it. Gradio has decoded the canvas (its own
+    checks refuse server paths); anything but pixels is refused here too."""
+    composite = image.get("composite") if isinstance(image, dict) else None
+    if composite is not None and not isinstance(composite, np.ndarray):
+        raise gr.Error("draw on the canvas: a drawing arrives as pixels")
     session = _session(state)
-    if isinstance(image, dict) and "path" in image:  # an upload, as Gradio's FileData
-        image = image["path"]
+    session.last_image = image
+    return _answer(session, model_name, image, epoch)
+
+
+def show_upload(state, model_name, upload, epoch=0):
+    """A new upload: answer it. It reaches us unopened (preprocess=False, so an unreadable file
+    gets our message), so it must be a file this app's upload route received."""
+    if upload is None:
+        return _answer(_session(state), model_name, None, epoch)
+    try:  # decoded once, at working size, for the answer and the pictures beside it
+        image = open_image(arguments.uploaded_path(upload, gr.utils.get_upload_folder()),
+                           draft_size=(WORKING_SIDE, WORKING_SIDE))
+    except BlankImage as exc:
+        return _no_answer(f"Nothing to read: {exc}.")
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    session = _session(state)
     session.last_image = image
     return _answer(session, model_name, image, epoch)
 
@@ -216,13 +363,33 @@ def repredict(state, model_name, epoch):
     return _answer(session, model_name, session.last_image, epoch)
 
 
+def _no_answer(message: str):
+    """The answer area empty but for `message`; the previews' labels name no old answer."""
+    return (None, message, None, gr.update(value=None, label="Why"),
+            gr.update(value=None, label="Merely shrunk"))
+
+
+def clear_drawing(state):
+    """The canvas's trash icon: a black canvas to draw on at once (Gradio's own clear leaves a
+    white one that wants the brush picked first), and no old answer left on screen."""
+    _session(state).last_image = None
+    return BLACK_SKETCH, *_no_answer("Draw something or upload an image.")
+
+
+def unreadable_upload():
+    """An upload that failed (the error toast says why): empty the box and the answers, so
+    neither a broken image nor "Error" pills stay behind."""
+    return None, *_no_answer("Draw something or upload an image.")  # as the emptied box says
+
+
 def _answer(session: Session, model_name, image, epoch):
     """Bars, answer, what the model sees, saliency, and the answer without the clean-up."""
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
         return None, "Draw something or upload an image.", None, None, None
-    weights = session.epoch_weights(model_name)
-    weights = weights[int(epoch) - 1] if 1 <= int(epoch or 0) < len(weights) else None
     try:
+        epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
+        weights = session.epoch_weights(model_name)
+        weights = weights[epoch - 1] if 1 <= epoch < len(weights) else None
         predictor = session.predictor(model_name)
         pred = predictor.predict_at(image, weights)
         top = predictor.class_names.index(pred.label)
@@ -246,10 +413,11 @@ def _answer(session: Session, model_name, image, epoch):
 def predict_api(model_name: str, image: str) -> dict[str, float]:
     """Every class's probability for an image file, with a shipped model (API endpoint)."""
     from classifier.session import shipped_predictor
-    if model_name not in shipped_names():
-        raise gr.Error(f"model must be one of {shipped_names()}")
     try:
-        return shipped_predictor(model_name).predict(image).probabilities
+        name = arguments.choice("model", model_name, shipped_names())
+        if image is None:
+            raise ValueError("image: upload an image file (got no file)")
+        return shipped_predictor(name).predict(image).probabilities
     except ValueError as exc:
         raise gr.Error(str(exc))
 
@@ -274,10 +442,23 @@ def show_evaluation(state, model_name, seed):
     text = (f"**Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images the model never "
             f"trained on (test loss {ev.loss:.3f}).")
     table = figures.confusion_styler(ev.confusion_matrix(), data.class_names)
+    session.evaluated = model_name
     return text, table, frame, grid, mistakes, None, PAIR_HINT
 
 
 PAIR_HINT = "**Click a cell** of the table to see its test images, most confident first."
+PAIR_IMAGES = 12  # a clicked cell's images drawn, the surest first
+
+
+def sync_evaluation(state):
+    """The Evaluate tab opened: its picker shows the active model (a training or the Predict
+    tab may have changed it), and results of another model are cleared, not left to mislead."""
+    session = _session(state)
+    picker = gr.update(choices=session.model_names(), value=session.active_model)
+    if session.evaluated == session.active_model:
+        return picker, *[gr.update()] * 7
+    text = f"Press **Evaluate** to see **{session.active_model}** on the test set."
+    return picker, text, None, None, None, None, None, PAIR_HINT
 
 
 def show_pair(state, model_name, evt: gr.SelectData):
@@ -290,19 +471,13 @@ def show_pair(state, model_name, evt: gr.SelectData):
     except ValueError as exc:
         raise gr.Error(str(exc))
     true, pred = data.class_names[row], data.class_names[col - 1]
-    idx = ev.pair(row, col - 1)
-    shown = idx[:12]
-    fig = figures.pair_figure(data.x_test[shown], ev.probabilities[shown], data.class_names, true, pred)
-    kind = "right" if row == col - 1 else "wrong"
-    return fig, (f"**{len(idx):,}** test images were **{true}** predicted as **{pred}** ({kind}); "
-                 f"showing the {len(shown)} the model was surest of.")
+    idx = ev.pair(row, col - 1)  # all of them: the figure draws the surest 12 and counts the rest
+    fig = figures.pair_figure(data.x_test[idx], ev.probabilities[idx], data.class_names, true, pred,
+                              max_images=PAIR_IMAGES)
+    return fig, help_texts.pair_line(len(idx), true, pred, min(len(idx), PAIR_IMAGES))
 
 
 # ---------------------------------------------------------------- Compare tab
-RUN_COLOURS = ["#4263eb", "#f76707", "#2b8a3e", "#c92a2a", "#7048e8", "#e64980", "#1098ad",
-               "#5c940d", "#495057", "#d9480f"]
-
-
 def show_comparison(state, x_axis, chosen):
     """Validation accuracy of the chosen runs on one chart, and their table."""
     from classifier import compare
@@ -310,11 +485,8 @@ def show_comparison(state, x_axis, chosen):
     names = [name for name, _ in runs]
     chosen = [c for c in (chosen if chosen is not None else names) if c in names]
     picked = [r for r in runs if r[0] in chosen]
-    curves = compare.curve_frame(picked, x_axis)
-    colours = {name: RUN_COLOURS[i % len(RUN_COLOURS)] for i, name in enumerate(names)}
-    plot = gr.update(value=curves, x=x_axis, color_map={c: colours[c] for c in chosen},
-
-                     x_title="training seconds" if x_axis == "seconds" else "epoch")
+    colours = compare.run_colours(names)  # drawn on the server: no plot a step behind
+    plot = compare.curve_figure(compare.curve_frame(picked, x_axis), colours, x_axis)
     table = compare.table_frame(picked, params).drop(columns=["model", "dataset"])  # in the name
     legend = table.style.apply(lambda runs: [f"color: {colours[r]}; font-weight: bold" for r in runs],
                                subset=["run"])  # the run's line colour: the table is the legend
@@ -323,7 +495,8 @@ def show_comparison(state, x_axis, chosen):
 
 # ---------------------------------------------------------------- layout
 def build() -> gr.Blocks:
-    with gr.Blocks(title="Train an image classifier, live") as demo:
+    with gr.Blocks(title="Train an image classifier, live",
+                   delete_cache=(600, 3600)) as demo:  # files the app served: kept an hour
         state = gr.State(None, delete_callback=lambda s: s is not None and s.close())
         gr.Markdown(help_texts.HEADER)
         active = gr.Markdown()
@@ -335,18 +508,21 @@ def build() -> gr.Blocks:
                     ds_class = gr.Dropdown(["all classes"], value="all classes", label="Show class")
                     ds_seed = gr.Number(0, label="Shuffle seed", precision=0, visible=False)
                     shuffle = gr.Button("Shuffle", scale=0)
-                zip_file = gr.File(label="Zip with one folder of images per class", file_types=[".zip"],
-                                   height=140, visible=False)
+                with gr.Row():
+                    zip_file = gr.File(label="Zip with one folder of images per class",
+                                       file_types=[".zip"], height=140, visible=False, scale=3)
+                    zip_images = gr.Radio(list(ZIP_IMAGE_CHOICES), value=next(iter(ZIP_IMAGE_CHOICES)),
+                                          label="What the zip's images become", visible=False, scale=2)
                 ds_info = gr.Markdown()
                 with gr.Row():
-                    grid = gr.Gallery(label="25 training images", columns=5, rows=5, height=740,
-                                      object_fit="contain", scale=3)
-                    with gr.Column(scale=2):
+                    grid = gr.Gallery(label="25 training images", columns=5, rows=5, object_fit="contain",
+                                      scale=3, min_width=480, elem_classes="whole")  # narrow: a row
+                    with gr.Column(scale=2, min_width=280):
                         counts = gr.BarPlot(x="class", y="images", label="Images per class",
                                             x_label_angle=-45, height=260, y_lim=[0, None])
                         pixels = gr.Plot(label="One image, enlarged", show_label=False)
                 aug = gr.Gallery(label="The same image as the augmentation layers may show it "
-                                       "(cnn_aug, cnn_pre)", columns=5, rows=1, height=250)
+                                       "(cnn_aug, cnn_pre)", columns=5, rows=1, elem_classes="whole")
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["dataset"])
             with gr.Tab("Train", id="train"):
@@ -394,7 +570,7 @@ def build() -> gr.Blocks:
                                       label="Weights after epoch (your latest run)")
                 with gr.Row():
                     with gr.Column():
-                        sketch = gr.Sketchpad(value={"background": BLACK_CANVAS, "layers": [], "composite": None},
+                        sketch = gr.Sketchpad(value=BLACK_SKETCH,
                                               image_mode="L", canvas_size=(280, 280), type="numpy",
                                               brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
                                               label="Draw here (white on black)", height=380)
@@ -409,13 +585,13 @@ def build() -> gr.Blocks:
                                           colors_in_legend=[])
                         answer = gr.Markdown()
                         with gr.Row():
-                            seen = gr.Image(label="What the model sees (cleaned up)", height=220,
-                                            interactive=False)
-                            why = gr.Image(label="Why", height=220, interactive=False)
-                            shrunk = gr.Image(label="Merely shrunk", height=220, interactive=False)
+                            preview = dict(height=220, interactive=False, buttons=[], elem_classes="preview")
+                            seen = gr.Image(label="What the model sees (cleaned up)", **preview)
+                            why = gr.Image(label="Why", **preview)
+                            shrunk = gr.Image(label="Merely shrunk", **preview)
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["predict"])
-            with gr.Tab("Evaluate", id="evaluate"):
+            with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
                 gr.Markdown(help_texts.HOW["evaluate"])
                 with gr.Row():
                     eval_model = gr.Dropdown(shipped_names(), label="Model",
@@ -425,13 +601,13 @@ def build() -> gr.Blocks:
                 eval_text = gr.Markdown()
                 confusion = gr.Dataframe(label="Confusion matrix: rows are the true class, "
                                                "columns the answer (click a cell)",
-                                         interactive=False)
+                                         interactive=False, wrap=True)
                 pair_text = gr.Markdown()
                 pair_plot = gr.Plot(label="Test images of the clicked cell", show_label=False)
                 per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260,
                                        label="Accuracy per class", x_label_angle=-45)
                 eval_grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
-                mistakes = gr.Gallery(label="The most confident mistakes", columns=5, height="auto")
+                mistakes = gr.Gallery(label="The most confident mistakes", columns=5, elem_classes="whole")
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["evaluate"])
             with gr.Tab("Compare", id="compare") as compare_tab:
@@ -440,44 +616,52 @@ def build() -> gr.Blocks:
                     cmp_runs = gr.CheckboxGroup(label="Runs to overlay", scale=3)
                     cmp_x = gr.Radio([("epoch", "epoch"), ("seconds of training", "seconds")],
                                      value="epoch", label="x axis", scale=1)
-                cmp_plot = gr.LinePlot(x="epoch", y="val_accuracy", color="run", height=360,
-                                       colors_in_legend=[], y_lim=[None, 1],
-                                       label="Validation accuracy, one colour a run (as in the table)")
-                cmp_table = gr.Dataframe(label="The runs, in their line's colour", interactive=False)
+                cmp_plot = gr.Plot(label="Validation accuracy, one colour a run (as in the table)",
+                                   show_label=False)
+                cmp_table = gr.Dataframe(label="The runs, in their line's colour", interactive=False,
+                                         wrap=True)
                 with gr.Accordion("What is happening here?", open=False):
                     gr.Markdown(help_texts.WHAT["compare"])
 
         private = dict(api_visibility="private")
-        ds_outputs = [ds_info, grid, counts, ds_class, pixels, aug]
+        ds_outputs = [ds_info, grid, counts, ds_class, pixels, aug, ds_key]  # ds_key: a refusal reverts
         demo.unload(close_tab)
         demo.load(new_session, None, [state, pred_model, eval_model, active], **private).then(
             _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private).then(
             describe_model, [model_key, state], [model_info, epochs], **private)
-        ds_key.input(lambda key: gr.update(visible=key == "upload"), ds_key, zip_file, **private)
+        ds_key.change(lambda key: [gr.update(visible=key == "upload")] * 2, ds_key, [zip_file, zip_images],
+                      **private)
         gr.on([ds_key.input, ds_class.input], _level(show_dataset), [state, ds_key, ds_class, ds_seed],
-              ds_outputs, **private).then(lambda s: _session(s).header(), state, active, **private)
+              ds_outputs, **private).then(
+            lambda s: _session(s).header(), state, active, **private).then(
+            model_text, [model_key, state], model_info, **private)  # its size for the new dataset
         for picker in (pred_model, eval_model):
             picker.input(choose_model, [state, picker], [pred_model, eval_model, active, epoch],
                          **private)
         shuffle.click(lambda s: int(s) + 1, ds_seed, ds_seed, **private).then(
             _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
-        zip_file.upload(upload_zip, [state, zip_file], ds_key, **private).then(
-            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
+        zip_file.upload(upload_zip, [state, zip_file, zip_images], ds_key, **private).then(
+            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private).then(
+            lambda s: _session(s).header(), state, active, **private).then(
+            model_text, [model_key, state], model_info, **private)
         model_key.input(describe_model, [model_key, state], [model_info, epochs], **private)
         train_btn.click(train_model, [state, model_key, epochs, batch, optimizer, lr, schedule, val_share],
                               [state, acc_plot, loss_plot, status, per_class_plot, download, take_home,
                                pred_model, eval_model, active, epoch],
-                              api_name="train", concurrency_limit=TRAIN_CONCURRENCY,
-                              concurrency_id="train")
+                              api_name="train", preprocess=False,  # train_settings checks each
+                              concurrency_limit=None)  # ADMISSION decides, not Gradio's queue
         stop_btn.click(stop_training, state, None, concurrency_limit=None, **private)
         # .input, not .change: Gradio 6.31's image editor drops its first change event
         answers = [bars, answer, seen, why, shrunk]
         sketch.input(_level(show_prediction), [state, pred_model, sketch, epoch], answers,
                      trigger_mode="always_last", show_progress="hidden", **private)
+        sketch.clear(clear_drawing, state, [sketch, *answers], **private)
         # preprocess=False: the file reaches classifier.preprocess unopened, so an image that
-        # cannot be read gets our clear message instead of Gradio's decoding error
-        upload.change(_level(show_prediction), [state, pred_model, upload, epoch], answers,
-                      preprocess=False, **private)
+        # cannot be read gets our clear message instead of Gradio's decoding error; show_upload
+        # checks that it is an upload (Gradio does not check a raw {"path": ...} here)
+        upload.change(_level(show_upload), [state, pred_model, upload, epoch], answers,
+                      preprocess=False, **private).failure(unreadable_upload, None, [upload, *answers],
+                                                           **private)
         gr.on([pred_model.input, epoch.input], _level(repredict), [state, pred_model, epoch], answers,
               trigger_mode="always_last", show_progress="hidden", **private)
         with gr.Row(visible=False):  # the API's own inputs and output, never shown
@@ -488,9 +672,12 @@ def build() -> gr.Blocks:
                        [eval_text, confusion, per_class, eval_grid, mistakes, pair_plot, pair_text],
                        **private)
         confusion.select(show_pair, [state, eval_model], [pair_plot, pair_text], **private)
-        compare_tab.select(_level(lambda s, x: show_comparison(s, x, None)), [state, cmp_x],  # all runs
+        evaluate_tab.select(sync_evaluation, state, [eval_model, eval_text, confusion, per_class,
+                                                     eval_grid, mistakes, pair_plot, pair_text],
+                            **private)
+        compare_tab.select(lambda s, x: show_comparison(s, x, None), [state, cmp_x],  # all runs
                            [cmp_runs, cmp_plot, cmp_table], **private)
-        gr.on([cmp_x.input, cmp_runs.input], _level(show_comparison), [state, cmp_x, cmp_runs],
+        gr.on([cmp_x.input, cmp_runs.input], show_comparison, [state, cmp_x, cmp_runs],
               [cmp_runs, cmp_plot, cmp_table], **private)
     demo.queue(max_size=64, default_concurrency_limit=8)
     return demo
@@ -499,20 +686,71 @@ def build() -> gr.Blocks:
 def sample_api(dataset: str = "fashion_mnist", count: int = 25, seed: int = 0) -> list[dict]:
     """Random training images of a built-in dataset: their labels and 28x28 pixels (API endpoint)."""
     from classifier.datasets import DATASETS, load_dataset
-    if dataset not in DATASETS:
-        raise gr.Error(f"dataset must be one of {list(DATASETS)}")
     try:
+        dataset = arguments.choice("dataset", dataset, list(DATASETS))
+        count = arguments.integer("count", count, 1, 100)
+        seed = arguments.integer("seed", seed, 0, 2**32 - 1)
         data = load_dataset(dataset)
     except ValueError as exc:
         raise gr.Error(str(exc))
-    idx = figures.sample_indices(data, max(1, min(int(count), 100)), seed=int(seed))
+    idx = figures.sample_indices(data, count, seed=seed)
     return [{"label": data.class_names[data.y_train[i]],  # (H, W) grey, (H, W, 3) colour
              "pixels": np.squeeze(data.x_train[i], axis=-1 if data.image_shape[-1] == 1 else ()).tolist()}
             for i in idx]
 
 
+# ---------------------------------------------------------------- idle sessions
+_SWEEPER = threading.Lock()
+
+
+def watch_sessions() -> None:
+    """Start, once, the thread that forgets sessions with no open page and no event for
+    SESSION_IDLE_SECONDS (Gradio keeps each session's copy of the page for up to 10,000
+    sessions, ~185 KB each, and a closed tab's state for an hour)."""
+    if _SWEEPER.acquire(blocking=False):
+        threading.Thread(target=_sweep_forever, name="session-sweeper", daemon=True).start()
+
+
+def _sweep_forever(every: float = 15.0) -> None:
+    while True:
+        time.sleep(min(every, SESSION_IDLE_SECONDS))
+        try:
+            if forgotten := forget_idle_sessions(demo, SESSION_IDLE_SECONDS):
+                print(f"session sweeper: forgot {forgotten} idle session(s)", flush=True)
+        except Exception as exc:  # never let the sweeper die; say why in the log
+            print(f"session sweeper: {type(exc).__name__}: {exc}")
+
+
+def forget_idle_sessions(blocks: gr.Blocks, idle: float) -> int:
+    """Drop every session with no open stream and no event for `idle` s: its state (closing
+    its Session: models, files, training) and Gradio's per-session bookkeeping. Returns how
+    many were dropped."""
+    import datetime
+    holder, queue = getattr(blocks, "state_holder", None), blocks._queue
+    if holder is None:
+        return 0
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle)
+    stale = [sid for sid, used in list(holder.time_last_used.items())
+             if used < cutoff and OPEN_STREAMS.idle_for(sid) > idle
+             and not queue.pending_event_ids_session.get(sid)]
+    for sid in stale:
+        holder.delete_state(sid)  # runs State's delete_callback: Session.close()
+        with holder.lock:
+            holder.session_data.pop(sid, None)
+            holder.time_last_used.pop(sid, None)
+        queue.pending_messages_per_session.pop(sid, None)
+        queue.pending_event_ids_session.pop(sid, None)
+        OPEN_STREAMS.forget(sid)
+        _OPEN.pop(sid, None)
+    if stale:
+        release_memory()
+    return len(stale)
+
+
 limit_heap_arenas()
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding too (it refuses past twice this)
 demo = build()
+watch_sessions()
 
 if __name__ == "__main__":
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -6,6 +6,7 @@ what a shipped model keeps in `assets/models/*/metadata.json`. Any key may be mi
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,10 @@ import pandas as pd
 CURVE_COLUMNS = ["run", "epoch", "seconds", "val_accuracy", "curve"]
 TABLE_COLUMNS = ["run", "model", "dataset", "parameters", "s/epoch", "epochs",
                  "best val accuracy", "test accuracy"]
+# Okabe-Ito's colour-blind-safe palette: five for a session's runs (it keeps its last five),
+# the rest for the shipped models, whose lines are also dashed
+RUN_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7"]
+REFERENCE_COLOURS = ["#56B4E9", "#000000", "#888888"]
 
 
 def _floats(values) -> list[float]:
@@ -85,3 +90,37 @@ def table_frame(runs: list[tuple[str, dict]],
                      _text(max(finite), ".2%") if finite and curve == "validation" else "",
                      _text(_floats([meta.get("test_accuracy")])[0], ".2%")))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def run_colours(names: list[str]) -> dict[str, str]:
+    """Each run's colour, the same on every visit: run '#k ...' takes RUN_COLOURS[k - 1] (mod 5),
+    unnumbered (shipped) runs take REFERENCE_COLOURS in the order given."""
+    colours, references = {}, iter(REFERENCE_COLOURS * (1 + len(names) // len(REFERENCE_COLOURS)))
+    for name in names:
+        numbered = re.match(r"#(\d+) ", name)
+        colours[name] = (RUN_COLOURS[(int(numbered.group(1)) - 1) % len(RUN_COLOURS)] if numbered
+                         else next(references))
+    return colours
+
+
+def curve_figure(frame: pd.DataFrame, colours: dict[str, str], x: str = "epoch"):
+    """The curves of `curve_frame` in their runs' colours, every epoch a dot (so a one-epoch
+    run shows); seconds on a log axis, so a slow run does not squash the fast ones."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for name, rows in frame.groupby("run", sort=False):
+        ax.plot(rows[x], rows.val_accuracy, marker="o", markersize=5 if len(rows) > 1 else 8,
+                color=colours[name], linestyle="-" if name.startswith("#") else "--", label=name)
+    if x == "seconds":
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())  # 10, 100, not 10^1, 10^2
+        ax.set_xlabel("training seconds (log scale)")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(top=1.0)
+    ax.grid(alpha=0.3)
+    return fig

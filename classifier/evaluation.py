@@ -7,6 +7,8 @@ import numpy as np
 
 from .data import Dataset
 
+CHANCE_MARGIN = 0.05  # a test accuracy this close to the baseline counts as "learned nothing"
+
 
 @dataclass
 class Evaluation:
@@ -37,6 +39,18 @@ class Evaluation:
             return float("nan")
         p = self.probabilities[np.arange(len(self.y_true)), self.y_true]
         return float(-np.log(np.clip(p, 1e-7, 1.0)).mean())
+
+    @property
+    def baseline(self) -> float:
+        """The score of always answering the test set's largest class (nan with no test images)."""
+        if len(self.y_true) == 0:
+            return float("nan")
+        return float(np.bincount(self.y_true).max() / len(self.y_true))
+
+    def near_chance(self, margin: float = CHANCE_MARGIN) -> bool:
+        """True when accuracy is within `margin` of the baseline: the model learned nothing
+        useful (a learning rate far off, a run stopped at once)."""
+        return bool(self.accuracy <= self.baseline + margin)
 
     def confusion_matrix(self) -> np.ndarray:
         """Counts: rows are true classes, columns predicted classes."""

@@ -73,6 +73,9 @@ def augment_preview(image: np.ndarray, seed: int = 0) -> list[tuple[np.ndarray, 
     return out
 
 
+DASH = 0.08  # epochs: the width of a lone validation point's dash
+
+
 def curve_frames(points: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Accuracy and loss curves (training every few batches, validation every epoch) as long
     tables for line plots: columns epoch (fractional), value, series."""
@@ -84,6 +87,10 @@ def curve_frames(points: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         elif "val_accuracy" in p:
             rows += [(float(p["epoch"]), p["val_accuracy"], "validation", "accuracy"),
                      (float(p["epoch"]), p["val_loss"], "validation", "loss")]
+    validation = [r for r in rows if r[2] == "validation"]
+    if len(validation) == 2:  # one epoch: one point, which a line plot does not draw; a short
+        x = validation[0][0]  # level dash ending at it shows the value (LinePlot has no markers)
+        rows += [(x - DASH, v, "validation", metric) for _, v, _, metric in validation]
     if rows and not any(r[2] == "validation" for r in rows):
         # a placeholder with no value, so a live plot knows both series from its first frame
         # (Gradio 6.31's LinePlot fixes its colour domain when it is first drawn)
@@ -170,7 +177,7 @@ def per_class_figure(points: list[dict], class_names: list[str], epochs: int):
                       interpolation="nearest", extent=(0.5, columns + 0.5, n - 0.5, -0.5))
     ax.set_facecolor("0.95")
     ax.set_yticks(range(n), class_names, fontsize=8)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True, min_n_ticks=1))  # 1 epoch: "1"
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("epoch", fontsize=8)
     ax.set_title("Validation accuracy per class (%)", fontsize=9)

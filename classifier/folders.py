@@ -25,6 +25,12 @@ from .preprocess import IMAGE_FORMATS, ImageTooLarge, NotAnImage, open_image, re
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 MAX_CLASSES = 100
 RATIO_CHECK_BYTES = 1_000_000  # compression ratios are only judged on members larger than this
+NAMES_SHOWN = 3  # skipped files named per reason in a report's summary
+ZIP_IMAGE_CHOICES = {  # what an uploaded zip's images become: label -> (height, width), colour
+    "28x28 grey (like MNIST; fastest)": ((28, 28), "grayscale"),
+    "28x28 colour": ((28, 28), "rgb"),
+    "64x64 colour (photos keep more detail)": ((64, 64), "rgb"),
+}
 
 
 @dataclass
@@ -32,15 +38,31 @@ class FolderReport:
     """Files that were skipped while loading a folder, and why; shown to users."""
 
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+    loaded: int = 0   # images read
+    colour: int = 0   # of those, images stored in colour
 
     def summary(self) -> str:
-        """One line, e.g. 'skipped 3 files: 2 not images, 1 unreadable'."""
+        """One line naming the first few files of each reason, e.g.
+        'skipped 3 files: 2 not images (a/notes.txt, b/x.doc), 1 unreadable (b/broken.png)'."""
         if not self.skipped:
             return "no files skipped"
         counts = Counter(reason for _, reason in self.skipped).most_common()
-        parts = ", ".join(f"{n} {'not images' if n > 1 and r == 'not an image' else r}"
-                          for r, n in counts)
+        parts = ", ".join(f"{n} {'not images' if n > 1 and r == 'not an image' else r} "
+                          f"({self._names(r)})" for r, n in counts)
         return f"skipped {len(self.skipped)} file{'s' * (len(self.skipped) > 1)}: {parts}"
+
+    def _names(self, reason: str) -> str:
+        names = [name for name, r in self.skipped if r == reason]
+        more = len(names) - NAMES_SHOWN
+        return ", ".join(names[:NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+    def size_note(self, image_size: tuple[int, int], color: str) -> str:
+        """What the images became, and the colour a grey conversion dropped."""
+        note = f"images resized to {image_size[0]}x{image_size[1]} " + (
+            "grey" if color == "grayscale" else "colour")
+        if color == "grayscale" and self.colour:
+            note += f"; {self.colour:,} of {self.loaded:,} were in colour"
+        return note
 
 
 def _ignored(parts: list[str]) -> bool:
@@ -160,11 +182,13 @@ def _files_in(folder: Path) -> list[Path]:
     return found
 
 
-def _read_image(path: Path, size: tuple[int, int], color: str) -> np.ndarray:
-    """One image file resized to size (H, W): uint8 (H, W, 1) or (H, W, 3); ValueError if bad."""
+def _read_image(path: Path, size: tuple[int, int], color: str) -> tuple[np.ndarray, bool]:
+    """One image file resized to size (H, W): uint8 (H, W, 1) or (H, W, 3), and whether the
+    file was in colour; ValueError if bad."""
     img = open_image(path, draft_size=(max(size),) * 2)  # big JPEGs decode at a reduced scale
     channels = 1 if color == "grayscale" else 3
-    return resize_plain(img, *size, channels).reshape(*size, channels)
+    in_colour = img.mode not in ("1", "L", "LA", "I", "I;16", "F")
+    return resize_plain(img, *size, channels).reshape(*size, channels), in_colour
 
 
 def _skip_reason(path: Path, error: BaseException) -> str:
@@ -188,10 +212,14 @@ def _load_class(folder: Path, root: Path, size: tuple[int, int], color: str,
         if len(images) == max_per_class:
             break
         try:
-            images.append(_read_image(files[i], size, color))
+            image, in_colour = _read_image(files[i], size, color)
         except Exception as e:  # one bad file must not stop the others
             reason = _skip_reason(files[i], e)
             report.skipped.append((files[i].relative_to(root).as_posix(), reason))
+            continue
+        images.append(image)
+        report.loaded += 1
+        report.colour += in_colour
     note = (f"'{folder.name}': used a random {max_per_class:,} of {len(files):,} files"
             if capped and len(images) == max_per_class else None)
     return images, note
@@ -258,7 +286,7 @@ def load_image_folder(root: str | Path, *, image_size: tuple[int, int] = (28, 28
     x = np.stack([img for images in per_class for img in images])
     y = np.repeat(np.arange(len(names), dtype=np.int64), [len(i) for i in per_class])
     train, test = _stratified_split(y, test_share, rng)
-    notes += [report.summary()] if report.skipped else []
+    notes += [report.size_note(image_size, color)] + ([report.summary()] if report.skipped else [])
     dataset = Dataset(key="folder", title=title or root.resolve().name, class_names=names,
                       x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test],
                       source=f"folder {root}", style="plain", notes=notes)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from .session import MAX_SESSION_MODELS
+
 HEADER = ("# Train an image classifier, live\n"
           "Look at the images, train a neural network while its accuracy curve grows, then draw "
           "or upload a picture and watch its softmax scores answer. Runs on TensorFlow/Keras; "
@@ -11,7 +13,8 @@ HEADER = ("# Train an image classifier, live\n"
 HOW = {
     "dataset": "**How to use:** pick a dataset, shuffle the samples, filter one class.",
     "train": "**How to use:** pick a model and epochs, press **Train**, watch the curves; "
-             "**Stop** keeps what was learned so far.",
+             "**Stop** keeps what was learned so far. Your session keeps its latest "
+             f"{MAX_SESSION_MODELS} trained runs; older ones are dropped.",
     "predict": "**How to use:** draw with the mouse (white on black) or upload an image; "
                "the bars answer as you draw. Draw shoes from the side with the toe to the "
                "left, as in Fashion-MNIST.",
@@ -60,6 +63,31 @@ WHAT = {
 }
 
 
+def upload_prompt(in_use: str) -> str:
+    """The Dataset tab's text while "upload" is picked and nothing is uploaded yet."""
+    return ("**Upload a zip** with one folder of images per class (2 to 100 classes), e.g. "
+            "`cats/1.jpg, dogs/2.jpg`, after choosing what its images become (size and colour). "
+            f"Until then **{in_use}** stays in use.")
+
+
+def refused_dataset(message: str, in_use: str) -> str:
+    """The Dataset tab's text when the picked dataset cannot be loaded."""
+    return (f"**That dataset cannot be used now.** {message.rstrip('.')}.  \n"
+            f"Still using **{in_use}**.")
+
+
+def pair_line(count: int, true: str, pred: str, shown: int) -> str:
+    """The text above a clicked confusion-matrix cell's test images."""
+    if count == 0:
+        return f"No test image was **{true}** predicted as **{pred}**."
+    kind = "right" if true == pred else "wrong"
+    were = "image was" if count == 1 else "images were"
+    which = "it" if count == 1 else (f"all {count}" if shown == count
+                                     else f"the {shown} the model was surest of")
+    return (f"**{count:,}** test {were} **{true}** predicted as **{pred}** ({kind}); "
+            f"showing {which}.")
+
+
 def _eta(seconds: float) -> str:
     return "…" if math.isnan(seconds) else f"{seconds:.0f}s"
 
@@ -80,13 +108,66 @@ def status_line(points: list[dict]) -> str:
     return text
 
 
-def final_line(run) -> str:
-    r = run.result
-    why = {"stop requested": "Stopped as you asked", "time limit": "Stopped at the time limit"}
-    head = why.get(r.stopped, "Done")
-    return (f"{head} after {r.epochs_done} epoch(s), {r.seconds:.0f}s. **Test accuracy "
-            f"{run.evaluation.accuracy:.2%}** on {len(run.evaluation.y_true):,} test images. "
-            f"This model is now active in Predict and Evaluate.")
+def final_line(run, dropped: list[str] = ()) -> str:
+    """The text after a run: how it ended, its test accuracy and what to make of it, whether
+    it became the active model, and the session runs it pushed out (`Session.dropped`)."""
+    r, ev = run.result, run.evaluation
+    head = {"stop requested": "Stopped as you asked", "time limit": "Stopped at the time limit"}
+    text = head.get(r.stopped, "Done")
+    if r.stopped_in:
+        text += " in epoch {} at batch {}/{}".format(*r.stopped_in)
+    done = r.epochs_done
+    text += (f" after {done} complete epoch{'s' * (done != 1)}, {r.seconds:.0f}s. "
+             f"**Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images.")
+    if ev.near_chance():
+        text += (f"  \n**That is chance level** (always answering the largest class scores "
+                 f"{ev.baseline:.2%}): {chance_cause(run)} This run is listed in Predict and "
+                 f"Evaluate but was not made the active model.")
+    else:
+        text += batch_norm_note(run) + "  \nThis model is now active in Predict and Evaluate."
+    if dropped:
+        text += (f"  \nYour session keeps its latest {MAX_SESSION_MODELS} runs: "
+                 f"{', '.join(dropped)} {'is' if len(dropped) == 1 else 'are'} gone from "
+                 f"Predict, Evaluate and Compare.")
+    return text
+
+
+def chance_cause(run) -> str:
+    """Why a run that ended at chance level most likely failed, and what to try."""
+    from .training import DEFAULT_LEARNING_RATES, initial_learning_rate
+    opt = type(run.model.optimizer).__name__.lower()
+    rate, usual = initial_learning_rate(run.model), DEFAULT_LEARNING_RATES.get(opt, 1e-3)
+    losses = run.result.history.get("loss", [])
+    if run.result.epochs_done == 0 and run.result.stopped:
+        return "it stopped before one complete epoch; train longer."
+    if rate >= 20 * usual or not all(math.isfinite(v) for v in losses):
+        return (f"the learning rate {rate:g} is most likely too high for {opt}: each step "
+                f"overshoots and the loss cannot fall. Try {usual:g} (or 0, the recipe's own).")
+    if rate <= usual / 100:
+        return (f"the learning rate {rate:g} is most likely too low for {opt}: the weights "
+                f"barely moved. Try {usual:g} (or 0, the recipe's own).")
+    return ("the model learned nothing useful; try more epochs, the recipe's own settings "
+            "(optimizer and learning rate) or another model.")
+
+
+def batch_norm_note(run) -> str:
+    """Why a stopped batch-norm model tests far below its training accuracy, or ''."""
+    train_acc = (run.result.history.get("accuracy") or [math.nan])[-1]
+    if not (run.result.stopped and _trains_batch_norm(run.model)
+            and train_acc - run.evaluation.accuracy > 0.15):
+        return ""
+    when = "a partial epoch" if run.result.stopped_in else "a run stopped early"
+    return (f"  \n*Why below the training accuracy ({train_acc:.2f}): at test time the "
+            f"batch-norm layers use running averages of what they saw in training, and after "
+            f"{when}, with the weights still changing fast, those averages have not settled. "
+            f"A full run (the learning rate decays at its end) closes the gap.*")
+
+
+def _trains_batch_norm(model) -> bool:
+    """True if a trainable BatchNormalization layer is in `model` (nested models included)."""
+    return any(layer.trainable and (type(layer).__name__ == "BatchNormalization"
+                                    or _trains_batch_norm(layer))
+               for layer in getattr(model, "layers", []))
 
 
 def top_line(prediction, low: float) -> str:
@@ -109,3 +190,15 @@ def why_line(method: str, label: str) -> str:
     how = ("where the last convolution layer's features pushed the score up (Grad-CAM)"
            if method == "Grad-CAM" else "pixel brightness times how much each pixel moves the score")
     return f"  \n*Why {label}: bright means {how}.*"
+
+
+def waiting_line(ahead: int, slots: int) -> str:
+    """The status while a training waits for one of the server's trainers."""
+    where = "next in line" if ahead == 0 else f"{ahead} training{'s' if ahead != 1 else ''} ahead"
+    return (f"**Waiting for a free trainer** ({slots} trainings run at a time on this server; "
+            f"{where}). It starts by itself; keep this page open.")
+
+
+def starting_line(model_title: str, dataset_title: str) -> str:
+    """The status as a run starts, before its first numbers."""
+    return f"Starting **{model_title}** on **{dataset_title}**: building the model..."

@@ -240,8 +240,10 @@ def build_model(key: str, input_shape, num_classes: int, settings=None, x_train=
                   pretrained=s.pretrained)
     if s.optimizer:
         kwargs["optimizer"] = s.optimizer
-    if s.learning_rate:
-        kwargs["learning_rate"] = s.learning_rate
+    from .training import default_learning_rate
+    rate = s.learning_rate or default_learning_rate(key, s.optimizer)  # sgd gets sgd's own rate
+    if rate:
+        kwargs["learning_rate"] = rate
     return MODELS[key].build(tuple(input_shape), num_classes, **kwargs)
 
 

@@ -53,16 +53,25 @@ class TrainedModel:
     download: Path
 
 
+def _stopped() -> threading.Event:
+    """A stop switch already set: what a session holds while nothing trains."""
+    switch = threading.Event()
+    switch.set()
+    return switch
+
+
 @dataclass
 class Session:
     """One browser tab's own things; nothing here is visible to another session."""
     dataset_key: str = "fashion_mnist"
     uploaded: Dataset | None = None
     trained: dict[str, TrainedModel] = field(default_factory=dict)
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=_stopped)  # set: no run in progress
     runs_done: int = 0
     active_model: str | None = None
     last_image: object = None  # the latest drawing or upload, re-read when a model or epoch changes
+    evaluated: str | None = None  # the model whose results the Evaluate tab shows
+    dropped: list[str] = field(default_factory=list)  # runs the latest add_run let go
     _workdir: Path | None = None
 
     @property
@@ -78,6 +87,23 @@ class Session:
                 raise ValueError("upload a zip of class folders first")
             return self.uploaded
         return load_dataset(self.dataset_key)
+
+    def use_dataset(self, key: str) -> Dataset:
+        """Make `key` this session's dataset and return it; if it cannot be loaded (ValueError)
+        the previous dataset stays in use."""
+        previous, self.dataset_key = self.dataset_key, key
+        try:
+            return self.dataset()
+        except ValueError:
+            self.dataset_key = previous
+            raise
+
+    def dataset_title(self) -> str:
+        """The dataset in use, as the header names it."""
+        if self.dataset_key == "upload":
+            return self.uploaded.title if self.uploaded is not None else "nothing uploaded yet"
+        titles = {key: desc.split(":")[0] for key, (_, _, desc) in DATASETS.items()}
+        return titles.get(self.dataset_key, self.dataset_key)
 
     def model_names(self) -> list[str]:
         return [*reversed(self.trained), *shipped_names()]
@@ -98,7 +124,9 @@ class Session:
 
     def add_run(self, run: Run, take_home: bool = True) -> str:
         """Keep a finished run as a model of this session (with its take-home script and
-        metrics beside the .keras file); returns its name."""
+        metrics beside the .keras file); returns its name. It becomes the active model unless
+        it ended near chance; runs beyond MAX_SESSION_MODELS are dropped, oldest first, and
+        their names left in `dropped`."""
         self.runs_done += 1
         n = self.runs_done
         epochs = run.result.epochs_done
@@ -107,13 +135,17 @@ class Session:
         folder = run.save(self.workdir / f"run{n}")
         predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")
-        self.active_model = name
+        if not run.evaluation.near_chance():
+            self.active_model = name
         for older in list(self.trained)[:-1]:  # per-epoch weights: the latest run's only
             self.trained[older].run.result.epoch_weights = []
         if take_home:
             write_take_home(run, folder)
-        while len(self.trained) > MAX_SESSION_MODELS:
-            self.trained.pop(next(iter(self.trained)))
+        self.dropped = list(self.trained)[:-MAX_SESSION_MODELS]
+        for old in self.dropped:
+            del self.trained[old]
+        if self.active_model in self.dropped:  # failed runs kept the oldest one active
+            self.active_model = (shipped_names() or [name])[0]
         return name
 
     def epoch_weights(self, name: str | None) -> list:
@@ -136,11 +168,8 @@ class Session:
 
     def header(self) -> str:
         """The line under the title: the dataset and model in use."""
-        titles = {key: desc.split(":")[0] for key, (_, _, desc) in DATASETS.items()}
-        data = (self.uploaded.title if self.dataset_key == "upload" and self.uploaded
-                else titles.get(self.dataset_key, "your upload"))
         model = self.active_model or "none yet"
-        return f"Browsing: **{data}** · Active model: **{model}**"
+        return f"Browsing: **{self.dataset_title()}** · Active model: **{model}**"
 
     def close(self) -> None:
         """Free what this session holds (called when the browser session is deleted)."""

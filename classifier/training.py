@@ -17,6 +17,7 @@ callback, keeping the weights learned so far.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from .settings import TrainSettings
 PER_CLASS_MAX_IMAGES = 2000  # validation images val_per_class scores each epoch, spread evenly
 PER_CLASS_CHUNK = 500  # images per forward pass when scoring them
 MAX_EPOCH_WEIGHTS_PARAMS = 1_500_000  # keep every epoch's weights up to this: float32, 6 MB/epoch
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.05}  # an optimizer's own pick
 
 
 class StopFlag(Protocol):
@@ -39,11 +41,12 @@ class StopFlag(Protocol):
 @dataclass
 class TrainResult:
     """What a run did: per-epoch history, the live batch points, timing and why it ended."""
-    history: dict[str, list[float]]
+    history: dict[str, list[float]]     # one value per epoch begun, a stopped one included
     batches: list[dict]
-    epochs_done: int
+    epochs_done: int                    # complete epochs only
     seconds: float
     stopped: str | None = None          # None, "stop requested" or "time limit"
+    stopped_in: tuple[int, int, int] | None = None  # (epoch, batch, batches) of a stop mid-epoch
     epoch_seconds: list[float] = field(default_factory=list)
     # model.get_weights() after each epoch (index 0 = after epoch 1); empty for a model of more
     # than MAX_EPOCH_WEIGHTS_PARAMS parameters
@@ -70,24 +73,28 @@ def _live_callback_class():
             self.epoch_seconds: list[float] = []
             self.epoch_weights: list[list[np.ndarray]] = []
             self.stopped: str | None = None
+            self.stopped_in: tuple[int, int, int] | None = None
 
         def on_train_begin(self, logs=None):
             self.t0 = time.perf_counter()
             self.steps = self.params.get("steps") or 1
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.epoch, self.epoch_t0 = epoch, time.perf_counter()
+            self.epoch, self.epoch_t0, self.step = epoch, time.perf_counter(), 0
 
         def _progress(self, step: int) -> tuple[float, float, float]:
-            done = (self.epoch + step / self.steps) / self.epochs
+            done = min((self.epoch + step / self.steps) / self.epochs, 1.0)
             elapsed = time.perf_counter() - self.t0
-            eta = elapsed * (1 - done) / done if done > 0 else math.nan
+            eta = max(elapsed * (1 - done) / done, 0.0) if done > 0 else math.nan
             return done, elapsed, eta
 
         def on_train_batch_end(self, batch, logs=None):
-            done, elapsed, eta = self._progress(batch + 1)
+            # with steps_per_execution, Keras reports the block's last step even when the
+            # epoch ends inside the block (batch 848 of 844): clamp to the epoch's steps
+            self.step = min(batch + 1, self.steps)
+            done, elapsed, eta = self._progress(self.step)
             point = {"kind": "batch", "epoch": self.epoch + 1, "epochs": self.epochs,
-                     "step": batch + 1, "steps": self.steps, "seconds": elapsed, "eta": eta,
+                     "step": self.step, "steps": self.steps, "seconds": elapsed, "eta": eta,
                      "progress": done, **_floats(logs)}
             self.batches.append(point)
             if self.emit:
@@ -95,6 +102,8 @@ def _live_callback_class():
             self._check_stop(elapsed)
 
         def on_epoch_end(self, epoch, logs=None):
+            if self.stopped and self.step < self.steps:  # Keras ends a stopped epoch early
+                self.stopped_in = (epoch + 1, self.step, self.steps)
             extra = {}
             if self.per_class_data is not None:
                 extra["val_per_class"] = per_class_accuracy(self.model, *self.per_class_data,
@@ -157,6 +166,25 @@ def targets_for(model, y: np.ndarray, num_classes: int) -> np.ndarray:
     return y
 
 
+def default_learning_rate(model_key: str, optimizer: str | None) -> float | None:
+    """The learning rate for `optimizer` when none is given: None (the recipe's own) for the
+    recipe's own optimizer, else that optimizer's usual default (the recipe's rate is tuned
+    for its optimizer: adam's 2e-3 leaves SGD barely moving)."""
+    from .models import MODELS
+    if optimizer is None or model_key not in MODELS:
+        return None
+    recipe = inspect.signature(MODELS[model_key].build).parameters.get("optimizer")
+    if recipe is not None and recipe.default == optimizer:
+        return None
+    return DEFAULT_LEARNING_RATES[optimizer]
+
+
+def initial_learning_rate(model) -> float:
+    """The learning rate `model`'s optimizer started from (a schedule's initial rate)."""
+    rate = model.optimizer._learning_rate
+    return float(getattr(rate, "initial_learning_rate", None) or np.asarray(rate))
+
+
 def _cosine_schedule(model, total_steps: int) -> None:
     """Decay the learning rate along a half cosine to 0 over this run (fresh models only)."""
     import keras
@@ -199,6 +227,6 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     hist = model.fit(x_tr, targets_for(model, y_tr, n), batch_size=batch_size, epochs=epochs,
                      validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    return TrainResult(history, live.batches, len(live.epoch_seconds),
-                       time.perf_counter() - t0, live.stopped, live.epoch_seconds,
-                       live.epoch_weights)
+    complete = len(live.epoch_seconds) - (live.stopped_in is not None)
+    return TrainResult(history, live.batches, complete, time.perf_counter() - t0, live.stopped,
+                       live.stopped_in, live.epoch_seconds, live.epoch_weights)

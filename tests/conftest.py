@@ -38,3 +38,22 @@ def tiny():
 def _isolated_keras_home(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's Keras cache."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.getbasetemp() / "keras_home"))
+
+
+def uploaded(source, name: str | None = None) -> str:
+    """A copy of `source` (a path or bytes) where Gradio keeps uploads, as an upload through the
+    page would leave it: the Predict handlers read no file from anywhere else."""
+    import shutil
+    import uuid
+    from pathlib import Path
+
+    from gradio.utils import get_upload_folder
+    folder = Path(get_upload_folder()) / f"test-{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True)
+    if isinstance(source, (bytes, bytearray)):
+        target = folder / (name or "upload.bin")
+        target.write_bytes(source)
+    else:
+        target = folder / (name or Path(source).name)
+        shutil.copyfile(source, target)
+    return str(target)

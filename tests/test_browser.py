@@ -195,6 +195,46 @@ def test_predict_tab_reads_a_drawn_one(page):
     screenshot(page, "predict")
 
 
+def centre_brightness(element) -> float:
+    """Mean grey level (0-255) of the middle quarter of what `element` shows on screen."""
+    import io
+    from PIL import Image, ImageStat
+    shot = Image.open(io.BytesIO(element.screenshot())).convert("L")
+    w, h = shot.size
+    return ImageStat.Stat(shot.crop((w // 4, h // 4, 3 * w // 4, 3 * h // 4))).mean[0]
+
+
+def previews_are_clear(panel):
+    """The three small previews: label above the picture, no icons over it."""
+    for label in ("What the model sees", "Why", "Merely shrunk"):
+        preview = block(panel, label)
+        picture = preview.locator("img").bounding_box()
+        caption = preview.locator("[data-testid=block-label]").bounding_box()
+        assert caption["y"] + caption["height"] <= picture["y"] + 1, (label, caption, picture)
+        expect(preview.get_by_role("button", name=re.compile("Download|Fullscreen|Share"))).to_have_count(0)
+
+
+def test_cleared_canvas_is_black_and_reads_the_next_stroke(page):
+    """Issue 16, items 1 and 12: the trash icon gives back a black canvas, ready for the white
+    brush, and leaves no old answer in the previews' captions."""
+    panel, canvas, answers = predict_panel(page, "MNIST digits: CNN (shipped)")
+    draw_vertical_stroke(page, canvas)
+    expect(block(panel, "Why 1: Grad-CAM").locator("img")).to_be_visible(timeout=30_000)
+    previews_are_clear(panel)
+    block(panel, "Draw here").get_by_role("button", name="Clear canvas").click()
+    expect(panel.get_by_text("Draw something or upload an image.")).to_be_visible(timeout=30_000)
+    expect(answers).to_have_count(0)
+    for label in ("Why", "Merely shrunk"):  # no old answer left in a caption
+        expect(block(panel, label).locator("[data-testid=block-label]")).to_have_text(label)
+    canvas = block(panel, "Draw here").locator(".pixi-target canvas")
+    expect(canvas).to_be_visible()
+    page.wait_for_timeout(500)  # the black background arrives from the server
+    assert centre_brightness(canvas) < 30  # black (was white, with "select the draw tool to start")
+    draw_vertical_stroke(page, canvas, dx=20)  # the brush works without picking it first
+    expect(answers.first.locator("strong")).to_have_text("1", timeout=30_000)
+    no_error_toast(page)
+
+
 def test_predict_tab_reads_a_drawn_shoe(page):
     _, canvas, answers = predict_panel(page, "Fashion-MNIST: our CNN (shipped)")
     draw_shoe(page, canvas)
@@ -212,8 +252,11 @@ def test_bad_upload_says_why_and_the_next_upload_works(page, tmp_path):
     toast = page.locator("[data-testid=toast-body]", has_text="could not read the image 'holiday.png'")
     expect(toast).to_be_visible(timeout=30_000)
     assert "/tmp" not in toast.inner_text()  # no server paths shown
+    # a clean answer area (issue 16, item 13): no "Error" pills, no broken image left behind
+    expect(panel.get_by_text("Draw something or upload an image.")).to_be_visible()
+    expect(panel.get_by_text("Error", exact=True)).to_have_count(0)
+    expect(block(panel, "…or upload an image").locator("img")).to_have_count(0)
     toast.get_by_text("×").click()
-    block(panel, "…or upload an image").get_by_role("button", name=re.compile("Clear|Remove")).first.click()
     upload.set_input_files(str(ROOT / "assets" / "examples" / "fashion-trouser.png"))
     answers = panel.locator("[data-testid=markdown] ol > li")
     expect(answers.first.locator("strong")).to_have_text("Trouser", timeout=30_000)
@@ -240,7 +283,7 @@ def test_train_the_mlp_for_5_epochs(page):
     expect(panel.get_by_text(re.compile(r"validation accuracy 0\.\d+ after epoch 1"))).to_be_visible(
         timeout=TRAIN_TIMEOUT)  # the live status while it trains
     expect(panel.get_by_text(re.compile(r"Test accuracy \d"))).to_be_visible(timeout=TRAIN_TIMEOUT)
-    done = panel.get_by_text(re.compile(r"^Done after 5 epoch"))
+    done = panel.get_by_text(re.compile(r"^Done after 5 (complete )?epoch"))
     expect(done).to_be_visible()
     assert percent(done, r"Test accuracy ([\d.]+)%") >= 87  # measured 87.96%
     expect(block(panel, "Accuracy").locator("canvas, svg").first).to_be_visible()
@@ -291,7 +334,7 @@ def test_stop_keeps_a_partly_trained_model(page):
     expect(page.get_by_text("Stopping after the current step")).to_be_visible(timeout=10_000)
     stopped = panel.get_by_text("Stopped as you asked")
     expect(stopped).to_be_visible(timeout=20_000)
-    assert percent(stopped, r"after (\d+) epoch") < 30
+    assert percent(stopped, r"after (\d+) (?:complete )?epoch") < 30
     no_error_toast(page)
 
 
@@ -322,24 +365,112 @@ def test_evaluate_tab_shows_confusion_matrix(page):
     screenshot(page, "evaluate")
 
 
-def test_compare_two_runs_on_one_chart(page):
-    """Two short runs of this session and the shipped models, overlaid and tabled."""
-    for run, epochs in ((1, 2), (2, 3)):  # two epochs at least: one point draws no line
-        panel = start_training(page, epochs)
-        expect(panel.get_by_text(re.compile(rf"^Done after {epochs} epoch"))).to_be_visible(
-            timeout=TRAIN_TIMEOUT)
+def chart_pixels(panel, colour: str, tolerance: int = 40) -> int:
+    """How many pixels of the tab's matplotlib chart are within `tolerance` of `colour` (#rrggbb)."""
+    import base64
+    import io
+    from PIL import Image
+    src = panel.locator("[data-testid=matplotlib] img").get_attribute("src")
+    data = (base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:")
+            else panel.page.request.get(src).body())
+    target = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    pixels = Image.open(io.BytesIO(data)).convert("RGB").getdata()
+    return sum(all(abs(a - b) <= tolerance for a, b in zip(px, target)) for px in pixels)
+
+
+def run_colours(table) -> dict[str, str]:
+    """Each table row's run name and its text colour (the chart's legend)."""
+    names = table.get_by_role("gridcell", name=re.compile(r"^(#\d+ )?\S.*(shipped|test \d)"))
+    expect(names.first).to_be_visible()
+    return {cell.inner_text().strip(): cell.evaluate("c => getComputedStyle(c).color")
+            for cell in names.all()}
+
+
+OKABE_ITO = {"rgb(0, 114, 178)", "rgb(230, 159, 0)", "rgb(0, 158, 115)", "rgb(213, 94, 0)",
+             "rgb(204, 121, 167)", "rgb(86, 180, 233)", "rgb(0, 0, 0)", "rgb(136, 136, 136)"}
+
+
+def test_compare_draws_each_new_run_at_once_in_a_steady_colour(page):
+    """Issue 16, items 2 and 16: the run just trained is on the chart the first time Compare
+    opens, a one-epoch run shows (as a dot), and no run changes colour between visits."""
     panel = open_tab(page, "Compare")
     table = panel.get_by_role("grid", name=re.compile("^The runs"))
-    for name in (r"^#1 Fashion-MNIST: MLP", r"^#2 Fashion-MNIST: MLP", r"^Fashion-MNIST: our CNN \(shipped\)"):
-        expect(table.get_by_role("row", name=re.compile(name))).to_have_count(1, timeout=30_000)
+    expect(table.get_by_role("row", name=re.compile(r"^MNIST digits"))).to_have_count(1, timeout=30_000)
+    before = run_colours(table)
+    assert len(before) == 3, before  # the shipped models
+    for run, epochs in ((1, 1), (2, 2)):
+        train = start_training(page, epochs)
+        expect(train.get_by_text(re.compile(rf"^Done after {epochs} (complete )?epoch"))).to_be_visible(
+            timeout=TRAIN_TIMEOUT)
+        panel = open_tab(page, "Compare")
+        expect(table.get_by_role("row", name=re.compile(rf"^#{run} Fashion-MNIST: MLP"))).to_have_count(
+            1, timeout=30_000)
+        colours = run_colours(table)
+        assert {k: colours[k] for k in before} == before, (before, colours)  # steady colours
+        before = colours
+        assert set(colours.values()) <= OKABE_ITO and len(set(colours.values())) == len(colours), colours
+        newest = re.match(r"rgb\((\d+), (\d+), (\d+)\)", colours[next((k for k in colours if k.startswith(f"#{run} ")), repr(colours))])
+        hex_colour = "#" + "".join(f"{int(c):02x}" for c in newest.groups())
+        assert chart_pixels(panel, hex_colour) > 30, (run, hex_colour)  # drawn the first time
     assert percent(table.get_by_role("row", name=re.compile(r"^Fashion-MNIST: our CNN")),
                    r"([\d.]+)%\s*$") == 92.70  # its recorded test accuracy
-    chart = block(panel, "Validation accuracy, one colour a run")
-    expect(chart.locator("canvas, svg").first).to_be_visible()
-    colour = {run: table.get_by_role("gridcell", name=re.compile(rf"^#{run} Fashion-MNIST")).evaluate(
-        "cell => getComputedStyle(cell).color") for run in (1, 2)}
-    assert colour[1] != colour[2] and "rgb(0, 0, 0)" not in colour.values(), colour  # the legend
+    first = panel.locator("[data-testid=matplotlib] img").get_attribute("src")
     panel.get_by_label("seconds of training").check()
-    expect(chart.get_by_text("training seconds").first).to_be_visible(timeout=30_000)
+    expect(panel.locator("[data-testid=matplotlib] img")).not_to_have_attribute("src", first, timeout=30_000)
     no_error_toast(page)
     screenshot(page, "compare")
+
+
+WIDTHS = (800, 1280, 1920)
+
+
+def inside(inner: dict, outer: dict, slack: float = 1.5) -> bool:
+    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack)
+
+
+def all_shown(gallery, count: int):
+    """Every picture of a gallery lies inside its scroll box: no column or row cut off."""
+    expect(gallery.locator(".grid-container img")).to_have_count(count)
+    box = gallery.locator(".grid-wrap").bounding_box()
+    for img in gallery.locator(".grid-container img").all():
+        assert inside(img.bounding_box(), box), (img.bounding_box(), box)
+
+
+def table_fits(panel, name: str):
+    """The table named `name` no wider than the tab: no column cut off on the right."""
+    grid = panel.get_by_role("grid", name=re.compile("^" + re.escape(name)))
+    expect(grid).to_be_visible(timeout=30_000)
+    right = grid.evaluate("t => t.getBoundingClientRect().right")
+    box = panel.bounding_box()
+    assert right <= box["x"] + box["width"] + 1.5, (name, right, box)
+
+
+def test_every_tab_fits_at_800_1280_and_1920_px(page):
+    """Issue 16, item 11: nothing cut off at three widths; screenshots of each tab in docs/."""
+    panel = open_tab(page, "Evaluate")
+    panel.get_by_role("button", name="Evaluate on the test set").click()
+    expect(panel.get_by_text(re.compile(r"Test accuracy \d"))).to_be_visible(timeout=60_000)
+    panel, canvas, answers = predict_panel(page, "Fashion-MNIST: our CNN (shipped)")
+    draw_shoe(page, canvas)
+    expect(answers).to_have_count(3, timeout=30_000)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 1000})
+        panel = open_tab(page, "Dataset")
+        all_shown(block(panel, "25 training images"), 25)
+        all_shown(block(panel, "The same image as the augmentation"), 5)
+        screenshot(page, f"dataset-{width}")
+        open_tab(page, "Train")
+        screenshot(page, f"train-{width}")
+        panel = open_tab(page, "Predict")
+        previews_are_clear(panel)
+        screenshot(page, f"predict-{width}")
+        panel = open_tab(page, "Evaluate")
+        table_fits(panel, "Confusion matrix")
+        all_shown(block(panel, "The most confident mistakes"), 10)
+        screenshot(page, f"evaluate-{width}")
+        panel = open_tab(page, "Compare")
+        table_fits(panel, "The runs")
+        screenshot(page, f"compare-{width}")
+    no_error_toast(page)

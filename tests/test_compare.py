@@ -97,3 +97,24 @@ def test_shipped_metadata_compares():
     assert table.loc["mnist_cnn", "best val accuracy"] == f"{best:.2%}"
     assert table.loc["mnist_cnn", "parameters"] == f"{mnist['parameters']:,}"
     assert table.loc["fashion_mlp", "s/epoch"] == "2.86"  # median of 4.15, 2.33, 2.84, 2.88
+
+
+def test_run_colours_are_steady_and_colour_blind_safe():
+    shipped = ["Fashion-MNIST: our CNN (shipped)", "MNIST digits: CNN (shipped)"]
+    first = compare.run_colours(["#1 a", *shipped])
+    later = compare.run_colours(["#2 b", "#3 c", "#4 d", "#5 e", "#6 f", *shipped])  # #1 dropped
+    assert {k: later[k] for k in shipped} == {k: first[k] for k in shipped}
+    assert first["#1 a"] == later["#6 f"] == compare.RUN_COLOURS[0]  # five kept: never two alike
+    assert len(set(later.values())) == len(later)
+    assert set(later.values()) <= set(compare.RUN_COLOURS + compare.REFERENCE_COLOURS)
+
+
+def test_curve_figure_shows_a_one_epoch_run_and_logs_seconds():
+    runs = [("#1 one", meta(val=(0.8,), seconds=(3.0,))), ("#2 two", meta())]
+    colours = compare.run_colours([name for name, _ in runs])
+    by_epoch = compare.curve_figure(compare.curve_frame(runs), colours).axes[0]
+    one = [line for line in by_epoch.lines if line.get_label() == "#1 one"][0]
+    assert one.get_marker() == "o" and list(one.get_ydata()) == [0.8]  # a dot, not an empty line
+    assert one.get_color() == compare.RUN_COLOURS[0]
+    by_seconds = compare.curve_figure(compare.curve_frame(runs, "seconds"), colours, "seconds")
+    assert by_seconds.axes[0].get_xscale() == "log"

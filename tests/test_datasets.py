@@ -46,9 +46,44 @@ def test_fashion_mnist_missing_everywhere_says_how_to_fix(monkeypatch, tmp_path)
         load_fashion_mnist.cache_clear()
 
 
-def test_cats_vs_dogs_offline_says_it_needs_the_internet(tmp_path):
-    with pytest.raises(ValueError, match="needs the internet.*train/ and validation/"):
+def test_cats_vs_dogs_offline_says_it_needs_the_internet_and_where_a_copy_goes(tmp_path):
+    where = f"train/ and validation/ folders, at {tmp_path / 'missing'} on the machine"
+    with pytest.raises(ValueError, match=f"needs the internet, or a local copy.*{where}"):
         load_cats_vs_dogs(tmp_path / "missing")
+
+
+def _no_network(monkeypatch):
+    import keras
+
+    def fail(fname, origin, **_):  # what Keras raises when the host cannot be reached
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -3] Temporary failure "
+                        "in name resolution")
+    monkeypatch.delenv("CLASSIFIER_OFFLINE")
+    monkeypatch.setattr(keras.utils, "get_file", fail)
+
+
+def test_a_failed_download_is_a_clear_value_error(monkeypatch, tmp_path):
+    _no_network(monkeypatch)
+    with pytest.raises(ValueError, match="Cats vs dogs could not be downloaded: could not download "
+                                         "cats_and_dogs.zip .*URL fetch failure.*"
+                                         "needs the internet, or a local copy"):
+        load_cats_vs_dogs(tmp_path / "missing")
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "nothing")
+    load_fashion_mnist.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="Fashion-MNIST could not be downloaded.*"
+                                             "URL fetch failure.*dataset-fashion-mnist"):
+            load_fashion_mnist()
+    finally:
+        load_fashion_mnist.cache_clear()
+
+
+def test_dataset_sources_name_no_server_paths(tmp_path):
+    """The Dataset tab shows `source`: where the data came from, not the server's folders."""
+    assert fashion_mnist_source().description == "the Debian package dataset-fashion-mnist"
+    _photo_folder(tmp_path / "cd" / "train", 2)
+    _photo_folder(tmp_path / "cd" / "validation", 2)
+    assert str(tmp_path) not in load_cats_vs_dogs(tmp_path / "cd").summary()
 
 
 def _photo_folder(root: Path, n: int) -> None:

@@ -14,8 +14,8 @@ def test_curve_frames_have_both_series_from_the_first_frame():
     assert acc[acc.series == "training"].epoch.tolist() == [0.5]
     epoch = {"kind": "epoch", "epoch": 1, "val_accuracy": 0.8, "val_loss": 0.5}
     acc, loss = figures.curve_frames([batch, epoch])
-    assert acc[acc.series == "validation"].values.tolist() == [[1.0, 0.8, "validation"]]
-    assert loss[loss.series == "validation"].loss.tolist() == [0.5]
+    assert max(acc[acc.series == "validation"].values.tolist()) == [1.0, 0.8, "validation"]
+    assert set(loss[loss.series == "validation"].loss) == {0.5}
 
 
 def test_probability_frame_marks_the_top_class():
@@ -128,3 +128,23 @@ def test_pair_figure_empty_pair_and_mismatch():
     assert fig.axes == [] and fig.texts[0].get_text() == "No test image was dog predicted as bird."
     with pytest.raises(ValueError, match="2 images but 1"):
         figures.pair_figure(np.zeros((2, 8, 8, 1)), np.zeros((1, 3)), NAMES, "dog", "bird")
+
+
+def test_a_one_epoch_validation_point_is_drawn_as_a_short_dash():
+    """A line plot draws no lone point: one epoch's validation value gets a level dash ending at it."""
+    batch = {"kind": "batch", "epoch": 1, "step": 10, "steps": 10, "accuracy": 0.7, "loss": 0.9}
+    epoch = {"kind": "epoch", "epoch": 1, "val_accuracy": 0.8, "val_loss": 0.5}
+    acc, loss = figures.curve_frames([batch, epoch])
+    val = acc[acc.series == "validation"].sort_values("epoch")
+    assert val.epoch.tolist() == [1 - figures.DASH, 1.0] and val.accuracy.tolist() == [0.8, 0.8]
+    assert loss[loss.series == "validation"].loss.tolist() == [0.5, 0.5]
+    two = figures.curve_frames([batch, epoch, {**epoch, "epoch": 2, "val_accuracy": 0.9}])[0]
+    assert two[two.series == "validation"].epoch.tolist() == [1.0, 2.0]  # a real line: no dash
+
+
+def test_a_one_epoch_heat_map_has_one_whole_epoch_tick():
+    points = [{"kind": "epoch", "epoch": 1, "val_per_class": [0.5, 1.0, 0.25]}]
+    fig = figures.per_class_figure(points, NAMES, epochs=1)
+    ax = fig.axes[0]
+    shown = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert shown and all(float(t).is_integer() for t in shown), shown

@@ -110,8 +110,9 @@ def test_non_image_and_corrupt_files_are_skipped_and_reported(tmp_path):
     assert sorted(report.skipped) == [("apple/notes.txt", "not an image"),
                                       ("banana/broken.png", "unreadable"),
                                       ("banana/garbage.jpg", "unreadable")]
-    assert report.summary() == "skipped 3 files: 2 unreadable, 1 not an image"
-    assert "skipped 3 files" in ds.summary()
+    assert report.summary() == ("skipped 3 files: 2 unreadable (banana/broken.png, "
+                                "banana/garbage.jpg), 1 not an image (apple/notes.txt)")
+    assert "skipped 3 files: 2 unreadable (banana/broken.png" in ds.summary()
 
 
 def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
@@ -136,9 +137,25 @@ def test_too_large_images_are_skipped(tmp_path, monkeypatch):
     assert len(ds.y_train) + len(ds.y_test) == 20
 
 
-def test_report_summary_plurals():
+def test_report_summary_plurals_and_names():
     report = FolderReport([("a", "not an image"), ("b", "not an image"), ("c", "unreadable")])
-    assert report.summary() == "skipped 3 files: 2 not images, 1 unreadable"
+    assert report.summary() == "skipped 3 files: 2 not images (a, b), 1 unreadable (c)"
+    many = FolderReport([(f"x/{i}.txt", "not an image") for i in range(5)])
+    assert many.summary() == "skipped 5 files: 5 not images (x/0.txt, x/1.txt, x/2.txt and 2 more)"
+
+
+def test_the_size_and_colour_used_are_said(tmp_path):
+    """Colour photos made 28x28 grey by default: the dataset's line says so, and counts them."""
+    entries = {f"pets/{c}/{i}.png": png_bytes(50 * k) for k, c in enumerate("ab") for i in range(3)}
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buf, format="PNG")
+    entries["pets/a/red.png"] = buf.getvalue()
+    zip_path = zip_of(tmp_path / "pets.zip", entries)
+    grey, _ = load_image_zip(zip_path, tmp_path / "w1")
+    assert "images resized to 28x28 grey; 1 of 7 were in colour" in grey.summary()
+    colour, _ = load_image_zip(zip_path, tmp_path / "w2", image_size=(64, 64), color="rgb")
+    assert "images resized to 64x64 colour)" in colour.summary()
+    assert colour.image_shape == (64, 64, 3)
 
 
 def test_nested_folders_inside_a_class(tmp_path):

@@ -55,9 +55,87 @@ def test_stop_request_ends_training_and_keeps_weights():
     settings = TrainSettings(epochs=20, batch_size=10, steps_per_execution=2)
     model, result = _fit(data, settings, on_metrics=on_metrics, stop=stop)
     assert result.stopped == "stop requested"
-    # Keras ends the epoch where it stopped (with a validation pass): one partial epoch
-    assert result.epochs_done == 1 and len(result.batches) == 2
+    # Keras ends the epoch where it stopped (with a validation pass): a partial epoch, which
+    # is not a complete one; 361 train images / batch 10 = 37 steps
+    assert result.epochs_done == 0 and result.stopped_in == (1, 4, 37)
+    assert len(result.batches) == 2 and len(result.history["loss"]) == 1
     assert int(model.optimizer.iterations.numpy()) == 4  # the 4 steps it took are kept
+
+
+def test_a_stop_in_a_later_epoch_counts_the_complete_ones_and_says_where():
+    from classifier.help_texts import final_line
+    from classifier.evaluation import evaluate
+    from classifier.run import Run
+    data = make_dataset(n_train=400, n_test=20)
+    stop = threading.Event()
+    settings = TrainSettings(epochs=5, batch_size=10, steps_per_execution=2)
+    model, result = _fit(data, settings, stop=stop, on_metrics=lambda p: (
+        p.get("epoch") == 2 and p.get("step") == 6 and stop.set()))
+    assert result.epochs_done == 1 and result.stopped_in == (2, 6, 37)
+    text = final_line(Run("mlp", data, settings, model, result, evaluate(model, data)))
+    assert text.startswith("Stopped as you asked in epoch 2 at batch 6/37 after 1 complete epoch, ")
+
+
+def test_batch_counts_and_eta_stay_in_range_when_an_epoch_is_shorter_than_a_step_block():
+    """96 images: 2 batches an epoch, 16 batches a compiled step. Keras reports step 16 of 2;
+    the curve then drew the training line at epoch 8, off the chart, and the ETA went negative."""
+    data = make_dataset(n_train=77, n_test=19)
+    points = []
+    _fit(data, TrainSettings(epochs=3, batch_size=64, validation_split=0.1),
+         on_metrics=points.append)
+    batches = [p for p in points if p["kind"] == "batch"]
+    assert [(p["epoch"], p["step"], p["steps"]) for p in batches] == [(e, 2, 2) for e in (1, 2, 3)]
+    assert all(p["progress"] <= 1 and p["eta"] >= 0 for p in points)
+
+
+def test_an_optimizer_picked_without_a_learning_rate_gets_its_own_default():
+    from classifier.training import default_learning_rate
+    assert default_learning_rate("mlp", "sgd") == 0.05  # not the MLP recipe's adam 2e-3
+    assert default_learning_rate("mlp", "rmsprop") == 1e-3
+    assert default_learning_rate("mlp", "adam") is None  # the recipe's own optimizer: its own rate
+    assert default_learning_rate("mlp2", "sgd") is None  # the digits tutorial's SGD recipe
+    assert default_learning_rate("mlp2", "adam") == 1e-3
+    assert default_learning_rate("mlp", None) is None
+
+
+def _run_with(model_key, result, accuracy, data=None):
+    """A Run whose test set is answered right `accuracy` of the time (3 balanced classes)."""
+    from classifier.evaluation import Evaluation
+    from classifier.run import Run
+    data = data or make_dataset(n_train=30, n_test=300)
+    y = data.y_test
+    right = np.arange(len(y)) < round(accuracy * len(y))
+    probs = np.eye(3)[np.where(right, y, (y + 1) % 3)]
+    model = build_model(model_key, data.image_shape, 3,
+                        TrainSettings(learning_rate=9.0, optimizer="adam"))
+    return Run(model_key, data, TrainSettings(), model, result,
+               Evaluation(data.class_names, y, probs))
+
+
+def test_a_stopped_batch_norm_model_far_below_its_training_accuracy_says_why():
+    from classifier.help_texts import final_line
+    from classifier.training import TrainResult
+    stopped = TrainResult({"accuracy": [0.7, 0.79]}, [], 1, 16.0, "stop requested", (2, 784, 844))
+    text = final_line(_run_with("cnn_bn", stopped, 0.52))
+    assert "in epoch 2 at batch 784/844 after 1 complete epoch" in text
+    assert "Why below the training accuracy (0.79)" in text and "batch-norm layers" in text
+    assert "after a partial epoch" in text and "now active" in text
+    assert "batch-norm" not in final_line(_run_with("mlp", stopped, 0.52))  # no such layers
+    done = TrainResult({"accuracy": [0.7, 0.79]}, [], 2, 16.0)
+    assert "batch-norm" not in final_line(_run_with("cnn_bn", done, 0.52))  # not stopped
+
+
+def test_a_run_at_chance_level_says_why_and_is_not_made_active():
+    from classifier.help_texts import final_line
+    from classifier.training import TrainResult
+    result = TrainResult({"loss": [float("nan")]}, [], 1, 3.0)
+    run = _run_with("mlp", result, 1 / 3)
+    assert run.evaluation.near_chance() and run.evaluation.baseline == pytest.approx(1 / 3)
+    text = final_line(run)
+    assert "**That is chance level** (always answering the largest class scores 33.33%)" in text
+    assert "the learning rate 9 is most likely too high for adam" in text and "Try 0.001" in text
+    assert "was not made the active model" in text and "now active" not in text
+    assert not _run_with("mlp", result, 0.6).evaluation.near_chance()
 
 
 def test_time_limit_stops_with_a_reason():

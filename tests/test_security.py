@@ -1,0 +1,278 @@
+"""What a hostile stranger can send the public app, replayed against the running app on 127.0.0.1
+(the same calls as benchmarks/attacks.py, which reports the figures): events called by name and by
+number with server paths, an image that decodes huge, a flood of abandoned trainings, malformed and
+oversized arguments, files left behind, throwaway sessions."""
+import struct
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+import app
+from classifier.admission import Admission, Refused
+from classifier.traffic import OPEN_STREAMS, stream_key
+from conftest import uploaded
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from attacks import MALFORMED, SERVER_FILES, call, join, upload  # noqa: E402
+
+MLP = "Fashion-MNIST: MLP (shipped)"
+SNEAKER = Path("assets/examples/fashion-sneaker.png")
+TRAIN = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app on a free port, with the launch settings it has in production."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.LAUNCH)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}/gradio_api/", timeout=120)
+    fns = {d["api_name"]: d["id"] for d in httpx.get(f"http://127.0.0.1:{port}/config").json()["dependencies"]}
+    yield SimpleNamespace(http=http, fns=fns, port=port)
+    http.close()
+    _wait_until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0, 60)
+    app.demo.close()
+
+
+def _transparent_png(side: int) -> bytes:
+    """A valid side x side RGBA PNG, all transparent: a few hundred KB that decode to side^2 x 4
+    bytes (made row by row, so the test itself stays small)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    packer, row = zlib.compressobj(9), b"\0" * (1 + 4 * side)
+    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _Peak:
+    """This process's peak RSS growth while the block runs."""
+
+    def __enter__(self):
+        self.before = self.peak = _rss_mb()
+        self.on = True
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+        return self
+
+    def _watch(self):
+        while self.on:
+            self.peak = max(self.peak, _rss_mb())
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self.on = False
+        self.thread.join()
+        self.growth = self.peak - self.before
+
+
+# ---------------------------------------------------------------- 1. server paths
+@pytest.mark.parametrize("path", SERVER_FILES)
+@pytest.mark.parametrize("how", ["name", "number"])
+def test_no_event_opens_a_server_path(server, how, path):
+    """Each file-taking event, by name and by number, with a plain {"path"} and with Gradio's
+    FileData marker: never answered, and the message is the same whether the file exists."""
+    messages = set()
+    for file in ({"path": path}, {"path": path, "meta": {"_type": "gradio.FileData"}}):
+        for name, data in (("show_upload", [None, MLP, file, 1]),
+                           ("show_prediction", [None, MLP, {"background": None, "layers": [], "composite": file}, 1]),
+                           ("upload_zip", [None, file, None]), ("predict", [MLP, file])):
+            if how == "name":
+                result = call(server, name, data[1:] if data[0] is None else data)
+            else:
+                result = join(server, server.fns[name], data)
+            assert result["event"] != "complete" or not any(
+                isinstance(d, dict) and d.get("value") is not None for d in result["data"] or []), (name, result)
+            if name == "show_upload" and "meta" not in file:
+                messages.add(str(result["error"]))
+    assert all("only files uploaded" in m for m in messages), messages
+
+
+def test_the_upload_handler_reads_uploads_and_refuses_everything_else(tmp_path):
+    session = app.Session()
+    text = app.show_upload(session, MLP, {"path": uploaded(SNEAKER)})[1]
+    assert "Sneaker" in text
+    outside = tmp_path / "x.png"
+    outside.write_bytes(SNEAKER.read_bytes())
+    escape = uploaded(SNEAKER) + "/../../../" + str(outside).lstrip("/")
+    for bad in (str(outside), {"path": str(outside)}, {"path": escape}, {"composite": str(outside)}, 7):
+        with pytest.raises(app.gr.Error, match="upload an image file"):
+            app.show_upload(session, MLP, bad)
+    with pytest.raises(app.gr.Error, match="a drawing arrives as pixels"):
+        app.show_prediction(session, MLP, {"background": None, "layers": [], "composite": str(outside)})
+
+
+# ---------------------------------------------------------------- 2. decoding budget
+def test_a_png_that_decodes_huge_is_refused_cheaply(server):
+    png = _transparent_png(6000)  # 36 MP: 144 MB decoded, ~100 KB on the wire
+    assert len(png) < 200_000
+    with _Peak() as peak:
+        result = call(server, "predict", [MLP, upload(server, Path(uploaded(png, "huge.png")))])
+    assert result["event"] == "error" and "too large" in result["error"], result
+    assert "6000x6000" in result["error"] and "scale it down" in result["error"]
+    assert peak.growth < 60, peak.growth  # nothing was decoded
+
+
+def test_a_large_image_under_the_limit_is_read_at_working_size(server):
+    """20 MP, transparent but for a grey top: answered, at a fraction of its decoded size."""
+    from PIL import Image, ImageDraw
+    img = Image.new("LA", (5000, 4000), (0, 0))
+    ImageDraw.Draw(img).rectangle((1500, 800, 3500, 3200), fill=(200, 255))
+    path = uploaded(b"", "big.png")
+    img.save(path)
+    del img
+    with _Peak() as peak:
+        result = call(server, "predict", [MLP, upload(server, Path(path))])
+    assert result["event"] == "complete", result
+    assert peak.growth < 250, peak.growth  # 20 MP x 2 bytes decoded once, then halved
+
+
+# ---------------------------------------------------------------- 3. trainings cannot lock anyone out
+def test_admission_one_place_per_session_and_a_short_line():
+    line = Admission(slots=1, max_waiting=1)
+    first, second = line.enter("a"), line.enter("b")
+    assert first.wait(0) and not second.wait(0) and second.ahead() == 0
+    with pytest.raises(Refused, match="already have a training"):
+        line.enter("a")
+    with pytest.raises(Refused, match="server is busy: 1 trainings are running and 1 are waiting"):
+        line.enter("c")
+    first.leave()
+    assert second.wait(1) and line.running == 1 and line.waiting == 0
+    second.leave()
+    second.leave()  # twice is harmless
+    assert line.running == 0 and line.enter("c").wait(0)
+
+
+def _wait_until(condition, seconds: float) -> float:
+    t = time.monotonic()
+    while not condition():
+        assert time.monotonic() - t < seconds, "timed out"
+        time.sleep(0.05)
+    return time.monotonic() - t
+
+
+def test_abandoned_trainings_neither_fill_the_queue_nor_run(server):
+    """66 trainings posted and never read: predictions and samples still answer at once, and
+    no training runs for nobody (each is refused or gives up within START_GRACE)."""
+    statuses = [call(server, "train", TRAIN, read=False)["status"] for _ in range(66)]
+    assert statuses.count(200) == 66  # all taken off the queue at once
+    t = time.monotonic()
+    assert call(server, "predict", [MLP, upload(server, SNEAKER)])["event"] == "complete"
+    assert call(server, "samples", ["fashion_mnist", 1, 0])["event"] == "complete"
+    assert time.monotonic() - t < 10
+    _wait_until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0,
+                app.START_GRACE + 15)
+
+
+def test_a_training_stops_within_a_second_once_its_caller_goes(server):
+    r = server.http.post("call/train", json={"data": ["mlp", 50, 16, "recipe's own", 0, "cosine", 0.1]})
+    with server.http.stream("GET", f"call/train/{r.json()['event_id']}") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event: generating") and app.ADMISSION.running:
+                break  # it is training: hang up
+    assert _wait_until(lambda: app.ADMISSION.running == 0, 5) < 1.5
+
+
+def test_one_session_holds_one_training(server):
+    session = "one-session-only"
+    first = server.http.post("queue/join", json={"data": [None, *TRAIN[:1], 50, *TRAIN[2:]],
+                                                 "fn_index": server.fns["train"], "session_hash": session})
+    assert first.status_code == 200
+    with server.http.stream("GET", "queue/data", params={"session_hash": session}) as stream:
+        lines = stream.iter_lines()
+        for line in lines:
+            if "process_generating" in line:
+                break
+        second = join(server, server.fns["train"], [None, *TRAIN], session=session + "-x")
+        again = server.http.post("queue/join", json={"data": [None, *TRAIN], "fn_index": server.fns["train"],
+                                                     "session_hash": session})
+        assert again.status_code == 200
+        for line in lines:
+            if "already have a training" in line:
+                break
+    assert second["event"] == "complete"  # another session trains meanwhile
+    _wait_until(lambda: app.ADMISSION.running == 0, 5)
+
+
+# ---------------------------------------------------------------- 5, 7. malformed and oversized arguments
+def test_every_malformed_argument_gets_a_one_line_message_naming_it(server):
+    names = {0: "epochs", 1: "epochs", 3: "model", 4: "learning rate", 5: "validation share",
+             6: "seed", 7: "seed", 8: "count", 9: "Cats vs dogs", 10: "model"}
+    for i, (endpoint, data) in enumerate(MALFORMED):
+        result = call(server, endpoint, data)
+        if i == 2:  # batch size "64": the API schema lists strings; it is taken
+            assert result["event"] == "complete", result
+            continue
+        assert result["event"] == "error" and result["error"], (data, result)
+        assert names[i] in result["error"] and "\n" not in result["error"], result["error"]
+
+
+def test_a_huge_argument_is_refused_before_any_handler_sees_it(server):
+    r = server.http.post("call/predict", json={"data": ["x" * (20 << 20), None]})
+    assert r.status_code == 413 and len(r.text) < 300
+    r = server.http.post("queue/join", json={"data": ["x" * (1 << 20)], "fn_index": 0, "session_hash": "big"})
+    assert r.status_code == 413
+    assert call(server, "predict", ["y" * 5000, None])["error"].count("y") < 60  # quoted short
+
+
+# ---------------------------------------------------------------- 6. files
+def test_predictions_and_api_trainings_leave_no_files(server, tmp_path):
+    import tempfile
+    before = set(Path(tempfile.gettempdir()).iterdir())
+    sneaker = upload(server, SNEAKER)
+    for _ in range(5):
+        assert call(server, "predict", [MLP, sneaker])["event"] == "complete"
+    result = call(server, "train", TRAIN)
+    assert result["event"] == "complete", result
+    kept = [o for o in result["data"] if isinstance(o, dict) and isinstance(o.get("value"), dict)
+            and str(o["value"].get("path", "")).endswith(".keras")]
+    assert kept == []  # no model handed out to be cached and fetched later
+    stray = [p for p in set(Path(tempfile.gettempdir()).iterdir()) - before
+             if p.is_file() and p.stat().st_size == 0]
+    assert stray == [], stray
+    assert app.demo.delete_cache == (600, 3600)
+
+
+# ---------------------------------------------------------------- 4. throwaway sessions
+def test_sessions_that_send_nothing_are_forgotten(server):
+    for i in range(40):
+        assert join(server, server.fns["lambda"], ["mnist"], session=f"throwaway-{i}")["event"] == "complete"
+    holder = app.demo.state_holder
+    assert sum(s.startswith("throwaway-") for s in holder.session_data) == 40
+    assert app.forget_idle_sessions(app.demo, idle=3600) == 0  # not idle long enough yet
+    time.sleep(1.1)
+    assert app.forget_idle_sessions(app.demo, idle=1) >= 40
+    assert not any(s.startswith("throwaway-") for s in holder.session_data)
+
+
+def test_an_open_page_is_not_forgotten(server):
+    with server.http.stream("GET", "heartbeat/open-page") as beat:
+        join(server, server.fns["lambda"], ["mnist"], session="open-page")
+        time.sleep(1.1)
+        app.forget_idle_sessions(app.demo, idle=1)
+        assert "open-page" in app.demo.state_holder.session_data
+        beat.close()
+
+
+def test_stream_keys():
+    assert stream_key("/gradio_api/heartbeat/abc", b"") == "abc"
+    assert stream_key("/gradio_api/queue/data", b"session_hash=xyz") == "xyz"
+    assert stream_key("/gradio_api/call/train/ev1", b"") == "ev1"
+    assert stream_key("/gradio_api/call/v2/train/ev2", b"") == "ev2"
+    assert stream_key("/gradio_api/info", b"") is None
+    assert OPEN_STREAMS.listening(None)  # unknown: assume someone is there

@@ -1,0 +1,60 @@
+"""The Train tab's handler across runs: what stays on screen, what Stop stops, what is refused."""
+import pytest
+
+import app
+from classifier.session import Session
+from conftest import make_dataset
+
+QUIET = dict(progress=lambda *a, **k: None)
+
+
+def _session(n_train=200) -> Session:
+    session = Session()
+    session.dataset_key, session.uploaded = "upload", make_dataset(n_train=n_train, n_test=20)
+    return session
+
+
+def test_a_refused_setting_keeps_the_last_runs_curves_and_files():
+    session = _session()
+    outs = list(app.train_model(session, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))
+    assert len(outs) == 1 and outs[0][0] is session
+    assert all(out == app.gr.update() for out in outs[0][1:])  # nothing replaced by "Error"
+    with pytest.raises(app.gr.Error, match="learning rate must be a number from 0 to 10, got -0.5"):
+        list(app.train_model(None, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))  # API
+
+
+def test_a_new_run_clears_the_old_runs_heat_map_model_and_files_first():
+    session = _session()
+    first = list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET))
+    assert first[-1][5]["visible"] and first[-1][6]["visible"]  # the model and files offered
+    second = app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
+    opening = next(second)
+    assert opening[4] is None  # heat-map
+    assert opening[5] == app.gr.update(visible=False, value=None)  # download button
+    assert opening[6] == app.gr.update(visible=False, value=None)  # take-home files
+    assert "Starting" in opening[3]
+    list(second)
+    session.close()
+
+
+def test_stop_stops_the_running_run_after_several_runs_in_one_session():
+    session = _session(n_train=3000)
+    for _ in range(3):
+        list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET))
+    run = app.train_model(session, "mlp", 30, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
+    for out in run:
+        if "Epoch **2/" in str(out[3]):
+            app.stop_training(session)
+            break
+    final = list(run)[-1][3]
+    assert final.startswith("Stopped"), final
+    assert "30 complete epochs" not in final and "after 30" not in final
+    session.close()
+
+
+def test_stop_with_nothing_running_says_so(monkeypatch):
+    said = []
+    monkeypatch.setattr(app.gr, "Info", said.append)
+    session = Session()
+    app.stop_training(session)
+    assert said == ["Nothing is training now."]
