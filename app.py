@@ -415,9 +415,8 @@ def predict_api(model_name: str, image: str) -> dict[str, float]:
     from classifier.session import shipped_predictor
     try:
         name = arguments.choice("model", model_name, shipped_names())
-        if image is None:
-            raise ValueError("image: upload an image file (got no file)")
-        return shipped_predictor(name).predict(image).probabilities
+        path = arguments.uploaded_path(image, gr.utils.get_upload_folder())
+        return shipped_predictor(name).predict(path).probabilities
     except ValueError as exc:
         raise gr.Error(str(exc))
 
@@ -666,7 +665,10 @@ def build() -> gr.Blocks:
               trigger_mode="always_last", show_progress="hidden", **private)
         with gr.Row(visible=False):  # the API's own inputs and output, never shown
             api_model, api_image, api_scores = gr.Textbox(), gr.File(type="filepath"), gr.JSON()
-        api_image.upload(predict_api, [api_model, api_image], api_scores, api_name="predict")
+        # preprocess=False: gr.File's own preprocessing leaves an empty temporary file in the cache
+        # on every call (Gradio 6.31); predict_api checks the path is an upload instead
+        api_image.upload(predict_api, [api_model, api_image], api_scores, api_name="predict",
+                         preprocess=False)
         gr.api(sample_api, api_name="samples")
         eval_btn.click(_level(show_evaluation), [state, eval_model, eval_seed],
                        [eval_text, confusion, per_class, eval_grid, mistakes, pair_plot, pair_text],

@@ -231,9 +231,17 @@ def test_a_huge_argument_is_refused_before_any_handler_sees_it(server):
 
 
 # ---------------------------------------------------------------- 6. files
-def test_predictions_and_api_trainings_leave_no_files(server, tmp_path):
+def _empty_files(*folders) -> set:
+    return {p for folder in folders for p in Path(folder).rglob("*") if p.is_file() and p.stat().st_size == 0}
+
+
+def test_predictions_and_api_trainings_leave_no_files(server):
+    """No empty temporary file per /predict (gr.File's own preprocessing leaves one), no model
+    handed to an API training; and Gradio's cache is swept hourly."""
     import tempfile
-    before = set(Path(tempfile.gettempdir()).iterdir())
+    from gradio.utils import get_upload_folder
+    folders = (tempfile.gettempdir(), get_upload_folder())
+    before = _empty_files(*folders)
     sneaker = upload(server, SNEAKER)
     for _ in range(5):
         assert call(server, "predict", [MLP, sneaker])["event"] == "complete"
@@ -242,8 +250,7 @@ def test_predictions_and_api_trainings_leave_no_files(server, tmp_path):
     kept = [o for o in result["data"] if isinstance(o, dict) and isinstance(o.get("value"), dict)
             and str(o["value"].get("path", "")).endswith(".keras")]
     assert kept == []  # no model handed out to be cached and fetched later
-    stray = [p for p in set(Path(tempfile.gettempdir()).iterdir()) - before
-             if p.is_file() and p.stat().st_size == 0]
+    stray = [p for p in _empty_files(*folders) - before if "pytest-of" not in str(p)]
     assert stray == [], stray
     assert app.demo.delete_cache == (600, 3600)
 
