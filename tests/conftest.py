@@ -1,4 +1,5 @@
 """Shared fixtures: offline, quiet, tiny datasets made in memory."""
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,3 +58,19 @@ def uploaded(source, name: str | None = None) -> str:
         target = folder / (name or Path(source).name)
         shutil.copyfile(source, target)
     return str(target)
+
+
+@contextlib.contextmanager
+def running_app():
+    """The app on a free 127.0.0.1 port with its production launch settings; yields its URL."""
+    import socket
+
+    import app
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.LAUNCH)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()

@@ -1,6 +1,5 @@
 """The app's handlers called directly, and the running app driven through gradio_client."""
 import json
-import socket
 from dataclasses import replace
 from pathlib import Path
 import threading
@@ -16,7 +15,7 @@ from classifier.evaluation import Evaluation
 from classifier.run import run_training
 from classifier.session import Session, shipped_names
 from classifier.settings import TrainSettings
-from conftest import make_dataset
+from conftest import running_app, make_dataset
 
 
 def _digit_one(path):
@@ -114,13 +113,9 @@ def test_epoch_slider_repredicts_the_latest_drawing_with_that_epochs_weights(tmp
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.demo.launch(prevent_thread_lock=True, server_port=port, **app.LAUNCH)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    app.demo.close()
+def client():
+    with running_app() as url:
+        yield Client(url, verbose=False)
 
 
 def test_api_lists_only_public_endpoints(client):

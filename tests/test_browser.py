@@ -327,14 +327,22 @@ def test_train_the_mlp_for_5_epochs(page):
     screenshot(page, "predict-epochs")
 
 
-def test_stop_keeps_a_partly_trained_model(page):
-    panel = start_training(page, 30)
-    expect(panel.get_by_text(re.compile(r"Epoch \d+/30"))).to_be_visible(timeout=60_000)
+def test_stop_stops_the_run_after_several_runs_in_one_page(page):
+    """Stop was once ignored after a few runs in one page; and a Train click right after "Done"
+    was lost while the finished run's event was still closing."""
+    for _ in range(3):
+        panel = start_training(page, 1)
+        expect(panel.get_by_text(re.compile(r"^Done after 1 (complete )?epoch"))).to_be_visible(
+            timeout=TRAIN_TIMEOUT)
+    panel = start_training(page, 30)  # at once: this click must not be lost
+    expect(panel.get_by_text(re.compile(r"Epoch \*?\*?2/30"))).to_be_visible(timeout=TRAIN_TIMEOUT)
     panel.get_by_role("button", name="Stop", exact=True).click()
     expect(page.get_by_text("Stopping after the current step")).to_be_visible(timeout=10_000)
     stopped = panel.get_by_text("Stopped as you asked")
     expect(stopped).to_be_visible(timeout=20_000)
     assert percent(stopped, r"after (\d+) (?:complete )?epoch") < 30
+    panel.get_by_role("button", name="Stop", exact=True).click()  # nothing running now
+    expect(page.get_by_text("Nothing is training now")).to_be_visible(timeout=10_000)
     no_error_toast(page)
 
 

@@ -2,7 +2,6 @@
 sessions, limits that say so. (Load and long uptime: tests/test_stress.py.)"""
 import io
 import os
-import socket
 import struct
 import zipfile
 import zlib
@@ -15,7 +14,7 @@ from PIL import Image, ImageDraw
 
 import app
 from classifier.session import Session
-from conftest import uploaded
+from conftest import running_app, uploaded
 
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = "assets/examples/fashion-sneaker.png"
@@ -151,12 +150,8 @@ def test_one_pixel_upload_is_a_clear_answer(tmp_path):
 # ---------------------------------------------------------------- the same through the API
 @pytest.fixture(scope="module")
 def client():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.LAUNCH)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    app.demo.close()
+    with running_app() as url:
+        yield Client(url, verbose=False)
 
 
 def test_bad_files_through_the_api_each_get_a_message_and_the_server_keeps_answering(client, bad_files):

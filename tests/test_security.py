@@ -16,7 +16,7 @@ import pytest
 import app
 from classifier.admission import Admission, Refused
 from classifier.traffic import OPEN_STREAMS, stream_key
-from conftest import uploaded
+from conftest import running_app, uploaded
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from attacks import MALFORMED, SERVER_FILES, call, join, upload  # noqa: E402
@@ -28,18 +28,13 @@ TRAIN = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1]
 
 @pytest.fixture(scope="module")
 def server():
-    """The app on a free port, with the launch settings it has in production."""
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.LAUNCH)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}/gradio_api/", timeout=120)
-    fns = {d["api_name"]: d["id"] for d in httpx.get(f"http://127.0.0.1:{port}/config").json()["dependencies"]}
-    yield SimpleNamespace(http=http, fns=fns, port=port)
-    http.close()
-    _wait_until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0, 60)
-    app.demo.close()
+    """The app as in production, and a plain HTTP client for it (as a script would use)."""
+    with running_app() as url:
+        http = httpx.Client(base_url=f"{url}gradio_api/", timeout=120)
+        fns = {d["api_name"]: d["id"] for d in httpx.get(f"{url}config").json()["dependencies"]}
+        yield SimpleNamespace(http=http, fns=fns)
+        http.close()
+        _wait_until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0, 60)
 
 
 def _transparent_png(side: int) -> bytes:
@@ -183,8 +178,8 @@ def test_a_training_stops_within_a_second_once_its_caller_goes(server):
     r = server.http.post("call/train", json={"data": ["mlp", 50, 16, "recipe's own", 0, "cosine", 0.1]})
     with server.http.stream("GET", f"call/train/{r.json()['event_id']}") as stream:
         for line in stream.iter_lines():
-            if line.startswith("event: generating") and app.ADMISSION.running:
-                break  # it is training: hang up
+            if line.startswith("data:") and ", batch " in line:
+                break  # its steps are running (the status line counts batches): hang up
     assert _wait_until(lambda: app.ADMISSION.running == 0, 5) < 1.5
 
 
