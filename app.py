@@ -648,7 +648,9 @@ def build() -> gr.Blocks:
                               [state, acc_plot, loss_plot, status, per_class_plot, download, take_home,
                                pred_model, eval_model, active, epoch],
                               api_name="train", preprocess=False,  # train_settings checks each
-                              concurrency_limit=None)  # ADMISSION decides, not Gradio's queue
+                              concurrency_limit=None,  # ADMISSION decides, not Gradio's queue
+                              trigger_mode="multiple")  # "once" lost a click made as a run ended;
+        # a second click while one runs is refused by ADMISSION with a message instead
         stop_btn.click(stop_training, state, None, concurrency_limit=None, **private)
         # .input, not .change: Gradio 6.31's image editor drops its first change event
         answers = [bars, answer, seen, why, shrunk]

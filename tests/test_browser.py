@@ -336,6 +336,8 @@ def test_stop_stops_the_run_after_several_runs_in_one_page(page):
             timeout=TRAIN_TIMEOUT)
     panel = start_training(page, 30)  # at once: this click must not be lost
     expect(panel.get_by_text(re.compile(r"Epoch \*?\*?2/30"))).to_be_visible(timeout=TRAIN_TIMEOUT)
+    panel.get_by_role("button", name="Train", exact=True).click()  # again, while it runs
+    expect(page.get_by_text("you already have a training running")).to_be_visible(timeout=10_000)
     panel.get_by_role("button", name="Stop", exact=True).click()
     expect(page.get_by_text("Stopping after the current step")).to_be_visible(timeout=10_000)
     stopped = panel.get_by_text("Stopped as you asked")
