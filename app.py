@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 import weakref
+from types import SimpleNamespace
 
 if __name__ == "__main__" and "PYTHONMALLOC" not in os.environ:
     # A server: Python objects on glibc's malloc, so memory freed when idle sessions are
@@ -492,8 +493,214 @@ def show_comparison(state, x_axis, chosen):
     return gr.update(choices=names, value=chosen), plot, legend
 
 
-# ---------------------------------------------------------------- layout
+# ---------------------------------------------------------------- layout: one function a tab
+PRIVATE = dict(api_visibility="private")  # not on the API page (still callable: see README)
+
+
+def dataset_tab() -> SimpleNamespace:
+    gr.Markdown(help_texts.HOW["dataset"])
+    with gr.Row():
+        key = gr.Dropdown(dataset_choices(), value="fashion_mnist", label="Dataset")
+        show_class = gr.Dropdown(["all classes"], value="all classes", label="Show class")
+        seed = gr.Number(0, label="Shuffle seed", precision=0, visible=False)
+        shuffle = gr.Button("Shuffle", scale=0)
+    with gr.Row():
+        zip_file = gr.File(label="Zip with one folder of images per class",
+                           file_types=[".zip"], height=140, visible=False, scale=3)
+        zip_images = gr.Radio(list(ZIP_IMAGE_CHOICES), value=next(iter(ZIP_IMAGE_CHOICES)),
+                              label="What the zip's images become", visible=False, scale=2)
+    info = gr.Markdown()
+    with gr.Row():
+        grid = gr.Gallery(label="25 training images", columns=5, rows=5, object_fit="contain",
+                          scale=3, min_width=480, elem_classes="whole")  # narrow: a row
+        with gr.Column(scale=2, min_width=280):
+            counts = gr.BarPlot(x="class", y="images", label="Images per class",
+                                x_label_angle=-45, height=260, y_lim=[0, None])
+            pixels = gr.Plot(label="One image, enlarged", show_label=False)
+    aug = gr.Gallery(label="The same image as the augmentation layers may show it "
+                           "(cnn_aug, cnn_pre)", columns=5, rows=1, elem_classes="whole")
+    _what("dataset")
+    # the picker last: a refused dataset puts it back
+    return SimpleNamespace(key=key, show_class=show_class, seed=seed, shuffle=shuffle,
+                           zip_file=zip_file, zip_images=zip_images,
+                           outputs=[info, grid, counts, show_class, pixels, aug, key])
+
+
+def train_tab() -> SimpleNamespace:
+    gr.Markdown(help_texts.HOW["train"])
+    with gr.Row():
+        with gr.Column(scale=1):
+            model_key = gr.Dropdown([(s.title, k) for k, s in MODELS.items()], value="mlp",
+                                    label="Model")
+            form = [model_key,
+                    gr.Slider(*TRAIN_FORM["epochs"], value=5, step=1, label="Epochs"),
+                    gr.Dropdown(list(TRAIN_FORM["batch_sizes"]), value=64, label="Batch size"),
+                    gr.Dropdown(list(TRAIN_FORM["optimizers"]), value="recipe's own", label="Optimizer"),
+                    gr.Number(0, label="Learning rate (0 = the recipe's own)"),
+                    gr.Dropdown([("cosine decay (fast)", "cosine"), ("constant (the tutorials')", "constant")],
+                                value="cosine", label="Learning-rate schedule"),
+                    gr.Slider(*TRAIN_FORM["validation"], value=0.1, step=0.05, label="Validation share")]
+            with gr.Row():
+                train = gr.Button("Train", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=2):
+            model_info = gr.Markdown()
+            status = gr.Markdown("Press **Train** to start.")
+            curve = dict(x="epoch", color="series", height=300, colors_in_legend=[],
+                         color_map={"training": "#4263eb", "validation": "#f76707"})
+            accuracy = gr.LinePlot(y="accuracy", y_lim=[0, 1], **curve,
+                                   label="Accuracy: blue training, orange validation")
+            loss = gr.LinePlot(y="loss", **curve, label="Loss: blue training, orange validation")
+            per_class = gr.Plot(label="Validation accuracy per class, each epoch", show_label=False)
+            download = gr.DownloadButton("Download the trained model (.keras)", visible=False)
+            take_home = gr.File(label="Take it home: the model, a plain-Keras script that reproduces "
+                                      "this run, and its metrics (JSON)",
+                                file_count="multiple", visible=False, interactive=False)
+    _what("train")
+    return SimpleNamespace(model_key=model_key, epochs=form[1], form=form, train=train, stop=stop,
+                           model_info=model_info,
+                           outputs=[accuracy, loss, status, per_class, download, take_home])
+
+
+def predict_tab() -> SimpleNamespace:
+    gr.Markdown(help_texts.HOW["predict"])
+    with gr.Row():
+        model = gr.Dropdown(shipped_names(), label="Model", value=(shipped_names() or [None])[0],
+                            scale=2)
+        epoch = gr.Slider(1, 2, value=1, step=1, visible=False, scale=1,
+                          label="Weights after epoch (your latest run)")
+    with gr.Row():
+        with gr.Column():
+            sketch = gr.Sketchpad(value=BLACK_SKETCH, image_mode="L", canvas_size=(280, 280),
+                                  type="numpy", label="Draw here (white on black)", height=380,
+                                  brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12))
+            upload = gr.Image(label="…or upload an image", type="filepath", height=200,
+                              sources=["upload", "clipboard"])
+            gr.Examples(sorted(str(p) for p in (ASSETS / "examples").glob("*.png")),
+                        inputs=upload, label="Test-set examples")
+        with gr.Column():
+            bars = gr.BarPlot(x="class", y="probability", color="answer", y_lim=[0, 1],
+                              color_map={"top answer": "#e8590c", "other": "#4c6ef5"},
+                              label="Softmax scores", x_label_angle=-45, height=300,
+                              colors_in_legend=[])
+            answer = gr.Markdown()
+            with gr.Row():
+                preview = dict(height=220, interactive=False, buttons=[], elem_classes="preview")
+                previews = [gr.Image(label="What the model sees (cleaned up)", **preview),
+                            gr.Image(label="Why", **preview), gr.Image(label="Merely shrunk", **preview)]
+    _what("predict")
+    return SimpleNamespace(model=model, epoch=epoch, sketch=sketch, upload=upload,
+                           answers=[bars, answer, *previews])
+
+
+def evaluate_tab() -> SimpleNamespace:
+    gr.Markdown(help_texts.HOW["evaluate"])
+    with gr.Row():
+        model = gr.Dropdown(shipped_names(), label="Model", value=(shipped_names() or [None])[0])
+        seed = gr.Number(0, label="Sample seed", precision=0)
+        evaluate = gr.Button("Evaluate on the test set", variant="primary")
+    text = gr.Markdown()
+    confusion = gr.Dataframe(label="Confusion matrix: rows are the true class, columns the answer "
+                                   "(click a cell)", interactive=False, wrap=True)
+    pair_text = gr.Markdown()
+    pair_plot = gr.Plot(label="Test images of the clicked cell", show_label=False)
+    per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260,
+                           label="Accuracy per class", x_label_angle=-45)
+    grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
+    mistakes = gr.Gallery(label="The most confident mistakes", columns=5, elem_classes="whole")
+    _what("evaluate")
+    return SimpleNamespace(model=model, seed=seed, evaluate=evaluate, confusion=confusion,
+                           pair=[pair_plot, pair_text],
+                           outputs=[text, confusion, per_class, grid, mistakes, pair_plot, pair_text])
+
+
+def compare_tab() -> SimpleNamespace:
+    gr.Markdown(help_texts.HOW["compare"])
+    with gr.Row():
+        runs = gr.CheckboxGroup(label="Runs to overlay", scale=3)
+        x_axis = gr.Radio([("epoch", "epoch"), ("seconds of training", "seconds")], value="epoch",
+                          label="x axis", scale=1)
+    plot = gr.Plot(label="Validation accuracy, one colour a run (as in the table)", show_label=False)
+    table = gr.Dataframe(label="The runs, in their line's colour", interactive=False, wrap=True)
+    _what("compare")
+    return SimpleNamespace(runs=runs, x_axis=x_axis, outputs=[runs, plot, table])
+
+
+def _what(tab: str) -> None:
+    with gr.Accordion("What is happening here?", open=False):
+        gr.Markdown(help_texts.WHAT[tab])
+
+
+# ---------------------------------------------------------------- wiring: one function a tab
+def wire_dataset(state, active, ds, tr) -> None:
+    """Picking, filtering, shuffling and uploading; the header and the model's size follow."""
+    show = _level(show_dataset)
+    inputs = [state, ds.key, ds.show_class, ds.seed]
+    ds.key.change(lambda key: [gr.update(visible=key == "upload")] * 2, ds.key,
+                  [ds.zip_file, ds.zip_images], **PRIVATE)
+    for event in (gr.on([ds.key.input, ds.show_class.input], show, inputs, ds.outputs, **PRIVATE),
+                  ds.zip_file.upload(upload_zip, [state, ds.zip_file, ds.zip_images], ds.key,
+                                     **PRIVATE).then(show, inputs, ds.outputs, **PRIVATE)):
+        event.then(lambda s: _session(s).header(), state, active, **PRIVATE).then(
+            model_text, [tr.model_key, state], tr.model_info, **PRIVATE)  # its size for the data
+    ds.shuffle.click(lambda s: int(s) + 1, ds.seed, ds.seed, **PRIVATE).then(
+        show, inputs, ds.outputs, **PRIVATE)
+
+
+def wire_train(state, active, tr, pr, ev) -> None:
+    """Train (the public /train), Stop; a finished run becomes the pickers' model."""
+    tr.model_key.input(describe_model, [tr.model_key, state], [tr.model_info, tr.epochs], **PRIVATE)
+    tr.train.click(train_model, [state, *tr.form], [state, *tr.outputs, pr.model, ev.model, active, pr.epoch],
+                   api_name="train", preprocess=False,  # train_settings checks each value
+                   concurrency_limit=None,  # ADMISSION decides, not Gradio's queue
+                   trigger_mode="multiple")  # "once" lost a click made as a run ended;
+    # a second click while one runs is refused by ADMISSION with a message instead
+    tr.stop.click(stop_training, state, None, concurrency_limit=None, **PRIVATE)
+
+
+def wire_predict(state, active, pr, ev) -> None:
+    """Drawing, uploading, another model or epoch: the answers follow."""
+    for picker in (pr.model, ev.model):
+        picker.input(choose_model, [state, picker], [pr.model, ev.model, active, pr.epoch], **PRIVATE)
+    # .input, not .change: Gradio 6.31's image editor drops its first change event
+    pr.sketch.input(_level(show_prediction), [state, pr.model, pr.sketch, pr.epoch], pr.answers,
+                    trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+    pr.sketch.clear(clear_drawing, state, [pr.sketch, *pr.answers], **PRIVATE)
+    # preprocess=False: the file reaches classifier.preprocess unopened, so an image that cannot be
+    # read gets our clear message instead of Gradio's decoding error; show_upload checks that it
+    # is an upload (Gradio does not check a raw {"path": ...} here)
+    pr.upload.change(_level(show_upload), [state, pr.model, pr.upload, pr.epoch], pr.answers,
+                     preprocess=False, **PRIVATE).failure(
+        unreadable_upload, None, [pr.upload, *pr.answers], **PRIVATE)
+    gr.on([pr.model.input, pr.epoch.input], _level(repredict), [state, pr.model, pr.epoch],
+          pr.answers, trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+
+
+def wire_evaluate(state, ev, tab) -> None:
+    ev.evaluate.click(_level(show_evaluation), [state, ev.model, ev.seed], ev.outputs, **PRIVATE)
+    ev.confusion.select(show_pair, [state, ev.model], ev.pair, **PRIVATE)
+    tab.select(sync_evaluation, state, [ev.model, *ev.outputs], **PRIVATE)
+
+
+def wire_compare(state, cmp, tab) -> None:
+    tab.select(lambda s, x: show_comparison(s, x, None), [state, cmp.x_axis], cmp.outputs,  # all runs
+               **PRIVATE)
+    gr.on([cmp.x_axis.input, cmp.runs.input], show_comparison, [state, cmp.x_axis, cmp.runs],
+          cmp.outputs, **PRIVATE)
+
+
+def wire_api() -> None:
+    """The public /predict and /samples, beside the page's own events."""
+    with gr.Row(visible=False):  # the API's own inputs and output, never shown
+        model, image, scores = gr.Textbox(), gr.File(type="filepath"), gr.JSON()
+    # preprocess=False: gr.File's own preprocessing leaves an empty temporary file in the cache on
+    # every call (Gradio 6.31); predict_api checks the path is an upload instead
+    image.upload(predict_api, [model, image], scores, api_name="predict", preprocess=False)
+    gr.api(sample_api, api_name="samples")
+
+
 def build() -> gr.Blocks:
+    """The page: a header, five tabs, each laid out and wired by its own functions."""
     with gr.Blocks(title="Train an image classifier, live",
                    delete_cache=(600, 3600)) as demo:  # files the app served: kept an hour
         state = gr.State(None, delete_callback=lambda s: s is not None and s.close())
@@ -501,188 +708,25 @@ def build() -> gr.Blocks:
         active = gr.Markdown()
         with gr.Tabs():
             with gr.Tab("Dataset", id="dataset"):
-                gr.Markdown(help_texts.HOW["dataset"])
-                with gr.Row():
-                    ds_key = gr.Dropdown(dataset_choices(), value="fashion_mnist", label="Dataset")
-                    ds_class = gr.Dropdown(["all classes"], value="all classes", label="Show class")
-                    ds_seed = gr.Number(0, label="Shuffle seed", precision=0, visible=False)
-                    shuffle = gr.Button("Shuffle", scale=0)
-                with gr.Row():
-                    zip_file = gr.File(label="Zip with one folder of images per class",
-                                       file_types=[".zip"], height=140, visible=False, scale=3)
-                    zip_images = gr.Radio(list(ZIP_IMAGE_CHOICES), value=next(iter(ZIP_IMAGE_CHOICES)),
-                                          label="What the zip's images become", visible=False, scale=2)
-                ds_info = gr.Markdown()
-                with gr.Row():
-                    grid = gr.Gallery(label="25 training images", columns=5, rows=5, object_fit="contain",
-                                      scale=3, min_width=480, elem_classes="whole")  # narrow: a row
-                    with gr.Column(scale=2, min_width=280):
-                        counts = gr.BarPlot(x="class", y="images", label="Images per class",
-                                            x_label_angle=-45, height=260, y_lim=[0, None])
-                        pixels = gr.Plot(label="One image, enlarged", show_label=False)
-                aug = gr.Gallery(label="The same image as the augmentation layers may show it "
-                                       "(cnn_aug, cnn_pre)", columns=5, rows=1, elem_classes="whole")
-                with gr.Accordion("What is happening here?", open=False):
-                    gr.Markdown(help_texts.WHAT["dataset"])
+                ds = dataset_tab()
             with gr.Tab("Train", id="train"):
-                gr.Markdown(help_texts.HOW["train"])
-                with gr.Row():
-                    with gr.Column(scale=1):
-                        model_key = gr.Dropdown([(s.title, k) for k, s in MODELS.items()],
-                                                value="mlp", label="Model")
-                        epochs = gr.Slider(1, 50, value=5, step=1, label="Epochs")
-                        batch = gr.Dropdown([16, 32, 64, 128, 256], value=64, label="Batch size")
-                        optimizer = gr.Dropdown(["recipe's own", "adam", "sgd", "rmsprop"],
-                                                value="recipe's own", label="Optimizer")
-                        lr = gr.Number(0, label="Learning rate (0 = the recipe's own)")
-                        schedule = gr.Dropdown([("cosine decay (fast)", "cosine"),
-                                                ("constant (the tutorials')", "constant")],
-                                               value="cosine", label="Learning-rate schedule")
-                        val_share = gr.Slider(0.05, 0.3, value=0.1, step=0.05, label="Validation share")
-                        with gr.Row():
-                            train_btn = gr.Button("Train", variant="primary")
-                            stop_btn = gr.Button("Stop", variant="stop")
-                    with gr.Column(scale=2):
-                        model_info = gr.Markdown()
-                        status = gr.Markdown("Press **Train** to start.")
-                        curve = dict(x="epoch", color="series", height=300, colors_in_legend=[],
-                                     color_map={"training": "#4263eb", "validation": "#f76707"})
-                        acc_plot = gr.LinePlot(y="accuracy", y_lim=[0, 1], **curve,
-                                               label="Accuracy: blue training, orange validation")
-                        loss_plot = gr.LinePlot(y="loss", **curve,
-                                                label="Loss: blue training, orange validation")
-                        per_class_plot = gr.Plot(label="Validation accuracy per class, each epoch",
-                                                 show_label=False)
-                        download = gr.DownloadButton("Download the trained model (.keras)",
-                                                     visible=False)
-                        take_home = gr.File(label="Take it home: the model, a plain-Keras script that "
-                                                  "reproduces this run, and its metrics (JSON)",
-                                            file_count="multiple", visible=False, interactive=False)
-                with gr.Accordion("What is happening here?", open=False):
-                    gr.Markdown(help_texts.WHAT["train"])
+                tr = train_tab()
             with gr.Tab("Predict", id="predict"):
-                gr.Markdown(help_texts.HOW["predict"])
-                with gr.Row():
-                    pred_model = gr.Dropdown(shipped_names(), label="Model",
-                                             value=(shipped_names() or [None])[0], scale=2)
-                    epoch = gr.Slider(1, 2, value=1, step=1, visible=False, scale=1,
-                                      label="Weights after epoch (your latest run)")
-                with gr.Row():
-                    with gr.Column():
-                        sketch = gr.Sketchpad(value=BLACK_SKETCH,
-                                              image_mode="L", canvas_size=(280, 280), type="numpy",
-                                              brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
-                                              label="Draw here (white on black)", height=380)
-                        upload = gr.Image(label="…or upload an image", type="filepath", height=200,
-                                          sources=["upload", "clipboard"])
-                        gr.Examples(sorted(str(p) for p in (ASSETS / "examples").glob("*.png")),
-                                    inputs=upload, label="Test-set examples")
-                    with gr.Column():
-                        bars = gr.BarPlot(x="class", y="probability", color="answer", y_lim=[0, 1],
-                                          color_map={"top answer": "#e8590c", "other": "#4c6ef5"},
-                                          label="Softmax scores", x_label_angle=-45, height=300,
-                                          colors_in_legend=[])
-                        answer = gr.Markdown()
-                        with gr.Row():
-                            preview = dict(height=220, interactive=False, buttons=[], elem_classes="preview")
-                            seen = gr.Image(label="What the model sees (cleaned up)", **preview)
-                            why = gr.Image(label="Why", **preview)
-                            shrunk = gr.Image(label="Merely shrunk", **preview)
-                with gr.Accordion("What is happening here?", open=False):
-                    gr.Markdown(help_texts.WHAT["predict"])
-            with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
-                gr.Markdown(help_texts.HOW["evaluate"])
-                with gr.Row():
-                    eval_model = gr.Dropdown(shipped_names(), label="Model",
-                                             value=(shipped_names() or [None])[0])
-                    eval_seed = gr.Number(0, label="Sample seed", precision=0)
-                    eval_btn = gr.Button("Evaluate on the test set", variant="primary")
-                eval_text = gr.Markdown()
-                confusion = gr.Dataframe(label="Confusion matrix: rows are the true class, "
-                                               "columns the answer (click a cell)",
-                                         interactive=False, wrap=True)
-                pair_text = gr.Markdown()
-                pair_plot = gr.Plot(label="Test images of the clicked cell", show_label=False)
-                per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260,
-                                       label="Accuracy per class", x_label_angle=-45)
-                eval_grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
-                mistakes = gr.Gallery(label="The most confident mistakes", columns=5, elem_classes="whole")
-                with gr.Accordion("What is happening here?", open=False):
-                    gr.Markdown(help_texts.WHAT["evaluate"])
-            with gr.Tab("Compare", id="compare") as compare_tab:
-                gr.Markdown(help_texts.HOW["compare"])
-                with gr.Row():
-                    cmp_runs = gr.CheckboxGroup(label="Runs to overlay", scale=3)
-                    cmp_x = gr.Radio([("epoch", "epoch"), ("seconds of training", "seconds")],
-                                     value="epoch", label="x axis", scale=1)
-                cmp_plot = gr.Plot(label="Validation accuracy, one colour a run (as in the table)",
-                                   show_label=False)
-                cmp_table = gr.Dataframe(label="The runs, in their line's colour", interactive=False,
-                                         wrap=True)
-                with gr.Accordion("What is happening here?", open=False):
-                    gr.Markdown(help_texts.WHAT["compare"])
-
-        private = dict(api_visibility="private")
-        ds_outputs = [ds_info, grid, counts, ds_class, pixels, aug, ds_key]  # ds_key: a refusal reverts
+                pr = predict_tab()
+            with gr.Tab("Evaluate", id="evaluate") as evaluate:
+                ev = evaluate_tab()
+            with gr.Tab("Compare", id="compare") as compare:
+                cmp = compare_tab()
         demo.unload(close_tab)
-        demo.load(new_session, None, [state, pred_model, eval_model, active], **private).then(
-            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private).then(
-            describe_model, [model_key, state], [model_info, epochs], **private)
-        ds_key.change(lambda key: [gr.update(visible=key == "upload")] * 2, ds_key, [zip_file, zip_images],
-                      **private)
-        gr.on([ds_key.input, ds_class.input], _level(show_dataset), [state, ds_key, ds_class, ds_seed],
-              ds_outputs, **private).then(
-            lambda s: _session(s).header(), state, active, **private).then(
-            model_text, [model_key, state], model_info, **private)  # its size for the new dataset
-        for picker in (pred_model, eval_model):
-            picker.input(choose_model, [state, picker], [pred_model, eval_model, active, epoch],
-                         **private)
-        shuffle.click(lambda s: int(s) + 1, ds_seed, ds_seed, **private).then(
-            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private)
-        zip_file.upload(upload_zip, [state, zip_file, zip_images], ds_key, **private).then(
-            _level(show_dataset), [state, ds_key, ds_class, ds_seed], ds_outputs, **private).then(
-            lambda s: _session(s).header(), state, active, **private).then(
-            model_text, [model_key, state], model_info, **private)
-        model_key.input(describe_model, [model_key, state], [model_info, epochs], **private)
-        train_btn.click(train_model, [state, model_key, epochs, batch, optimizer, lr, schedule, val_share],
-                              [state, acc_plot, loss_plot, status, per_class_plot, download, take_home,
-                               pred_model, eval_model, active, epoch],
-                              api_name="train", preprocess=False,  # train_settings checks each
-                              concurrency_limit=None,  # ADMISSION decides, not Gradio's queue
-                              trigger_mode="multiple")  # "once" lost a click made as a run ended;
-        # a second click while one runs is refused by ADMISSION with a message instead
-        stop_btn.click(stop_training, state, None, concurrency_limit=None, **private)
-        # .input, not .change: Gradio 6.31's image editor drops its first change event
-        answers = [bars, answer, seen, why, shrunk]
-        sketch.input(_level(show_prediction), [state, pred_model, sketch, epoch], answers,
-                     trigger_mode="always_last", show_progress="hidden", **private)
-        sketch.clear(clear_drawing, state, [sketch, *answers], **private)
-        # preprocess=False: the file reaches classifier.preprocess unopened, so an image that
-        # cannot be read gets our clear message instead of Gradio's decoding error; show_upload
-        # checks that it is an upload (Gradio does not check a raw {"path": ...} here)
-        upload.change(_level(show_upload), [state, pred_model, upload, epoch], answers,
-                      preprocess=False, **private).failure(unreadable_upload, None, [upload, *answers],
-                                                           **private)
-        gr.on([pred_model.input, epoch.input], _level(repredict), [state, pred_model, epoch], answers,
-              trigger_mode="always_last", show_progress="hidden", **private)
-        with gr.Row(visible=False):  # the API's own inputs and output, never shown
-            api_model, api_image, api_scores = gr.Textbox(), gr.File(type="filepath"), gr.JSON()
-        # preprocess=False: gr.File's own preprocessing leaves an empty temporary file in the cache
-        # on every call (Gradio 6.31); predict_api checks the path is an upload instead
-        api_image.upload(predict_api, [api_model, api_image], api_scores, api_name="predict",
-                         preprocess=False)
-        gr.api(sample_api, api_name="samples")
-        eval_btn.click(_level(show_evaluation), [state, eval_model, eval_seed],
-                       [eval_text, confusion, per_class, eval_grid, mistakes, pair_plot, pair_text],
-                       **private)
-        confusion.select(show_pair, [state, eval_model], [pair_plot, pair_text], **private)
-        evaluate_tab.select(sync_evaluation, state, [eval_model, eval_text, confusion, per_class,
-                                                     eval_grid, mistakes, pair_plot, pair_text],
-                            **private)
-        compare_tab.select(lambda s, x: show_comparison(s, x, None), [state, cmp_x],  # all runs
-                           [cmp_runs, cmp_plot, cmp_table], **private)
-        gr.on([cmp_x.input, cmp_runs.input], show_comparison, [state, cmp_x, cmp_runs],
-              [cmp_runs, cmp_plot, cmp_table], **private)
+        demo.load(new_session, None, [state, pr.model, ev.model, active], **PRIVATE).then(
+            _level(show_dataset), [state, ds.key, ds.show_class, ds.seed], ds.outputs, **PRIVATE).then(
+            describe_model, [tr.model_key, state], [tr.model_info, tr.epochs], **PRIVATE)
+        wire_dataset(state, active, ds, tr)
+        wire_train(state, active, tr, pr, ev)
+        wire_predict(state, active, pr, ev)
+        wire_evaluate(state, ev, evaluate)
+        wire_compare(state, cmp, compare)
+        wire_api()
     demo.queue(max_size=64, default_concurrency_limit=8)
     return demo
 
