@@ -36,6 +36,7 @@ from classifier.settings import TrainSettings
 from classifier.traffic import OPEN_STREAMS, TrafficMiddleware
 
 LOW_CONFIDENCE = 0.5
+SEED_MAX = 2**32 - 1  # what numpy's generators take
 ADMISSION = Admission(slots=2, max_waiting=8)  # 2 trainings share the 2 vCPUs; 8 more may wait
 START_GRACE = 5.0  # s an API caller has, once its training's turn comes, to open its result stream
 SESSION_IDLE_SECONDS = float(os.environ.get("CLASSIFIER_SESSION_IDLE_SECONDS", 300))
@@ -130,6 +131,10 @@ def show_dataset(state, key, class_filter, seed):
     augmentations. One that cannot be loaded is refused with a warning and the info text, and
     the previous dataset stays in use (the picker goes back to it)."""
     session = _session(state)
+    try:
+        seed = arguments.integer("shuffle seed", seed, 0, SEED_MAX)
+    except ValueError as exc:
+        raise gr.Error(str(exc))
     if key == "upload" and session.uploaded is None:
         return (help_texts.upload_prompt(session.dataset_title()), *[gr.update()] * 6)
     try:
@@ -139,7 +144,7 @@ def show_dataset(state, key, class_filter, seed):
         return (help_texts.refused_dataset(str(exc), session.dataset_title()), *[gr.update()] * 5,
                 gr.update(value=session.dataset_key))
     cls = data.class_names.index(class_filter) if class_filter in data.class_names else None
-    idx = figures.sample_indices(data, 25, cls, int(seed))
+    idx = figures.sample_indices(data, 25, cls, seed)
     counts, baseline = figures.class_counts(data)
     first = data.x_train[idx[0]]
     info = (f"**{data.summary()}**  \nAlways answering the largest class would score "
@@ -150,7 +155,7 @@ def show_dataset(state, key, class_filter, seed):
                             sort=list(data.class_names))
     return (info, figures.sample_grid(data, idx), counts_plot, filt,
             figures.pixel_figure(first, f"{data.class_names[data.y_train[idx[0]]]}: pixel values"),
-            figures.augment_preview(first, int(seed)), gr.update())
+            figures.augment_preview(first, seed), gr.update())
 
 
 def upload_zip(state, file, images=None):
@@ -426,10 +431,11 @@ def predict_api(model_name: str, image: str) -> dict[str, float]:
 def show_evaluation(state, model_name, seed):
     session = _session(state)
     try:
+        seed = arguments.integer("sample seed", seed, 0, SEED_MAX)
         ev, data = session.evaluation(model_name)
     except ValueError as exc:
         raise gr.Error(str(exc))
-    idx = ev.sample(25, int(seed))
+    idx = ev.sample(25, seed)
     grid = figures.prediction_grid_figure(data.x_test[idx], ev.y_true[idx], ev.y_pred[idx],
                                           ev.confidence[idx], data.class_names)
     wrong = ev.mistakes(10)
@@ -737,7 +743,7 @@ def sample_api(dataset: str = "fashion_mnist", count: int = 25, seed: int = 0) -
     try:
         dataset = arguments.choice("dataset", dataset, list(DATASETS))
         count = arguments.integer("count", count, 1, 100)
-        seed = arguments.integer("seed", seed, 0, 2**32 - 1)
+        seed = arguments.integer("seed", seed, 0, SEED_MAX)
         data = load_dataset(dataset)
     except ValueError as exc:
         raise gr.Error(str(exc))

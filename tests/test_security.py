@@ -278,3 +278,12 @@ def test_stream_keys():
     assert stream_key("/gradio_api/call/v2/train/ev2", b"") == "ev2"
     assert stream_key("/gradio_api/info", b"") is None
     assert OPEN_STREAMS.listening(None)  # unknown: assume someone is there
+
+
+def test_seeds_out_of_range_get_a_message_naming_them():
+    session = app.Session()
+    for handler, args, name in ((app.show_evaluation, (session, MLP), "sample seed"),
+                                (app.show_dataset, (session, "fashion_mnist", "all classes"), "shuffle seed")):
+        for seed in (-5, float("nan"), 2**40):
+            with pytest.raises(app.gr.Error, match=f"{name} must be a number from 0 to 4294967295"):
+                handler(*args, seed)
