@@ -182,8 +182,11 @@ def upload_zip(state, file, images=None):
 
 # ---------------------------------------------------------------- Train tab
 def describe_model(key, state):
-    """A picked model: what it is and its size for the session's dataset, and its own epochs."""
-    return model_text(key, state), gr.update(value=MODELS[key].default_epochs)
+    """A picked model: what it is and its size for the session's dataset, and its own epochs
+    and batch size."""
+    spec = MODELS[arguments.choice("model", key, list(MODELS))]
+    return (model_text(key, state), gr.update(value=spec.default_epochs),
+            gr.update(value=spec.batch_size))
 
 
 def model_text(key, state) -> str:
@@ -207,19 +210,23 @@ def _model_layout(key: str, image_shape: tuple, num_classes: int) -> tuple[str, 
     return " → ".join(type(l).__name__ for l in model.layers[1:]), model.count_params()
 
 
-TRAIN_FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 256), learning_rate=(0, 10),
-                  validation=(0.05, 0.3), optimizers=("recipe's own", "adam", "sgd", "rmsprop"),
-                  schedules=("cosine", "constant"))
+TRAIN_FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 192, 256, 512),
+                  learning_rate=(0, 10), validation=(0.05, 0.3),
+                  optimizers=("recipe's own", "adam", "sgd", "rmsprop"),
+                  schedules=("cosine", "constant"), seconds=(0, 600))
 
 
 def train_settings(model_key, epochs, batch_size, optimizer, learning_rate, schedule,
-                   val_share) -> TrainSettings:
+                   val_share, seconds=0) -> TrainSettings:
     """The Train form's values, each checked (they may come from anyone, as any JSON)."""
     form = TRAIN_FORM
     arguments.choice("model", model_key, list(MODELS))
     optimizer = arguments.choice("optimizer", optimizer, form["optimizers"])
+    budget = arguments.number("time budget (seconds)", seconds, *form["seconds"])
+    if 0 < budget < 5:
+        raise ValueError("a time budget must be at least 5 seconds (0 trains by epochs)")
     return TrainSettings(
-        epochs=arguments.integer("epochs", epochs, *form["epochs"]),
+        epochs=arguments.integer("epochs", epochs, *form["epochs"]), seconds=budget or None,
         batch_size=arguments.choice("batch size", batch_size, form["batch_sizes"]),
         optimizer=None if optimizer == "recipe's own" else optimizer,
         learning_rate=arguments.number("learning rate", learning_rate, *form["learning_rate"]) or None,
@@ -229,12 +236,12 @@ def train_settings(model_key, epochs, batch_size, optimizer, learning_rate, sche
 
 
 def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
-                val_share, request: gr.Request = None, progress=gr.Progress()):
+                val_share, seconds=0, request: gr.Request = None, progress=gr.Progress()):
     """Admit, wait for a trainer, train while someone listens; stream curves, then the run."""
     session = _session(state)
     try:
         settings = train_settings(model_key, epochs, batch_size, optimizer, learning_rate,
-                                  schedule, val_share)
+                                  schedule, val_share, seconds)
         data = session.dataset()
         place = ADMISSION.enter(_client(state, request))
     except ValueError as exc:
@@ -302,9 +309,9 @@ def _train(session, keep, data, model_key, settings, listener, place, progress):
             last = item[-1]
             progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
             new_epoch = any(p["kind"] == "epoch" for p in item)
-            heat = (figures.per_class_figure(points, data.class_names, settings.epochs)
+            heat = (figures.per_class_figure(points, data.class_names, last["epochs"])
                     if new_epoch else gr.update())
-            yield (keep, *_curves(points, settings.epochs), help_texts.status_line(points), heat,
+            yield (keep, *_curves(points, settings), help_texts.status_line(points), heat,
                    *[gr.update()] * 6)
             continue
         name = session.add_run(item, take_home=keep is not None)
@@ -314,15 +321,21 @@ def _train(session, keep, data, model_key, settings, listener, place, progress):
         download = str(session.trained[name].download) if keep is not None else None
         if session.dropped and keep is not None:
             gr.Info(f"Only the last few runs are kept: {', '.join(session.dropped)} left the pickers.")
-        yield (keep, *_curves(points, settings.epochs), help_texts.final_line(item, session.dropped),
+        yield (keep, *_curves(points, settings), help_texts.final_line(item, session.dropped),
                gr.update(), gr.update(value=download, visible=download is not None),
                gr.update(value=files, visible=files is not None),
                picker, picker, session.header(), _epoch_slider(session, session.active_model))
 
 
-def _curves(points, epochs):
-    """Accuracy and loss plots over the whole run's x range, so they grow left to right."""
-    return [gr.update(value=frame, x_lim=[0, epochs]) for frame in figures.curve_frames(points)]
+def _curves(points, settings):
+    """Accuracy and loss plots over the whole run's x range, so they grow left to right: epochs,
+    or seconds for a time budget."""
+    if settings.seconds:
+        return [gr.update(value=frame, x="seconds", x_lim=[0, settings.seconds],
+                          x_title="seconds of training")
+                for frame in figures.curve_frames(points, "seconds")]
+    return [gr.update(value=frame, x="epoch", x_lim=[0, settings.epochs], x_title="epoch")
+            for frame in figures.curve_frames(points)]
 
 
 def stop_training(state):
@@ -545,7 +558,10 @@ def train_tab() -> SimpleNamespace:
                     gr.Number(0, label="Learning rate (0 = the recipe's own)"),
                     gr.Dropdown([("cosine decay (fast)", "cosine"), ("constant (the tutorials')", "constant")],
                                 value="cosine", label="Learning-rate schedule"),
-                    gr.Slider(*TRAIN_FORM["validation"], value=0.1, step=0.05, label="Validation share")]
+                    gr.Slider(*TRAIN_FORM["validation"], value=0.1, step=0.05, label="Validation share"),
+                    gr.Slider(*TRAIN_FORM["seconds"], value=0, step=5,
+                              label="…or train for a time: seconds (0 = by epochs)",
+                              info="The learning rate is planned to finish when the time is up.")]
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
@@ -563,7 +579,8 @@ def train_tab() -> SimpleNamespace:
                                       "this run, and its metrics (JSON)",
                                 file_count="multiple", visible=False, interactive=False)
     _what("train")
-    return SimpleNamespace(model_key=model_key, epochs=form[1], form=form, train=train, stop=stop,
+    return SimpleNamespace(model_key=model_key, epochs=form[1], batch_size=form[2], form=form,
+                           train=train, stop=stop,
                            model_info=model_info,
                            outputs=[accuracy, loss, status, per_class, download, take_home])
 
@@ -655,7 +672,8 @@ def wire_dataset(state, active, ds, tr) -> None:
 
 def wire_train(state, active, tr, pr, ev) -> None:
     """Train (the public /train), Stop; a finished run becomes the pickers' model."""
-    tr.model_key.input(describe_model, [tr.model_key, state], [tr.model_info, tr.epochs], **PRIVATE)
+    tr.model_key.input(describe_model, [tr.model_key, state],
+                       [tr.model_info, tr.epochs, tr.batch_size], **PRIVATE)
     tr.train.click(train_model, [state, *tr.form], [state, *tr.outputs, pr.model, ev.model, active, pr.epoch],
                    api_name="train", preprocess=False,  # train_settings checks each value
                    concurrency_limit=None,  # ADMISSION decides, not Gradio's queue

@@ -304,9 +304,89 @@ def bench_memory(args) -> None:
     print(f"\ngrowth from the first to the last: {rss[-1] - rss[0]:+.1f} MB")
 
 
+# ------------------------------------------------------------------ 8. the CNNs' time to accuracy
+CNN_TARGETS = (0.88, 0.90, 0.92, 0.925, 0.93)
+# (row name, model key, settings beyond the model's defaults)
+CNN_RUNS = (("cnn_quick (default)", "cnn_quick", {}),
+            ("cnn_bn (default)", "cnn_bn", {}),
+            ("cnn, tutorial CNN (new default)", "cnn", {}),
+            ("cnn, tutorial CNN (old default)", "cnn",
+             dict(batch_size=64, learning_rate=1e-3, warmup=0.0, epochs=5)))
+
+
+def registry_fit(d, key: str, overrides: dict, log: list, quick: bool):
+    """The Train tab's path (`run.model_settings`, `build_model`, `training.train` with the
+    live-metrics callback) with a test-accuracy callback added."""
+    import keras
+    from classifier.models import build_model
+    from classifier.run import model_settings
+    from classifier.settings import TrainSettings
+    from classifier import training
+    s = model_settings(key, TrainSettings(**overrides))
+    if quick:
+        s = model_settings(key, TrainSettings(**{**overrides, "epochs": 1}))
+    keras.utils.set_random_seed(s.seed)
+    model = build_model(key, d.image_shape, d.num_classes, s, d.x_train)
+    cb = _test_accuracy_callback(d.x_test, d.y_test, log)
+    result = training.train(model, d, s, on_metrics=[].append, callbacks=[cb])
+    return model, result
+
+
+def per_class_share(d, model, result) -> float:
+    """What the per-class heat-map's scoring (PER_CLASS_MAX_IMAGES validation images, each epoch)
+    costs, as a share of the run's median epoch."""
+    from classifier import training
+    x, y = training._spread(d.x_test, d.y_test, training.PER_CLASS_MAX_IMAGES)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        training.per_class_accuracy(model, x, y, d.num_classes)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) / statistics.median(result.epoch_seconds)
+
+
+def bench_cnn(args) -> None:
+    """Seconds to each target test accuracy, for the CNNs at their defaults, each beside the
+    tutorials' MLP recipe (5 epochs) run in the same repeat; medians over repeats."""
+    d = data(args.quick)
+    runs = [r for r in CNN_RUNS if not args.models or r[1] in args.models.split(",")]
+    rows, per_run = [], {name: [] for name, _, _ in runs}
+    recipe_times, scoring = [], {name: [] for name, _, _ in runs}
+    for r in range(args.repeats):
+        log = []
+        recipe_fit(d, 1 if args.quick else 5, log)
+        recipe_times.append(log[-1][1])
+        per_run.setdefault("MLP recipe (5 epochs)", []).append(log)
+        for name, key, overrides in runs:
+            log = []
+            model, result = registry_fit(d, key, overrides, log, args.quick)
+            per_run[name].append(log)
+            scoring[name].append(per_class_share(d, model, result))
+    recipe = statistics.median(recipe_times)
+    for name, logs in per_run.items():
+        cells = []
+        for target in CNN_TARGETS:
+            times = [time_to(log, target)[0] for log in logs]
+            reached = [t for t in times if t is not None]
+            if len(reached) * 2 > len(times):  # reached in most repeats: the median of those
+                t = statistics.median(reached)
+                cells.append(f"{t:.1f} s ({t / recipe:.2f}x)")
+            else:
+                cells.append(f"not reached ({len(reached)}/{len(times)})")
+        final = statistics.median(log[-1][2] for log in logs)
+        total = statistics.median(log[-1][1] for log in logs)
+        rows.append([name, *cells, round(final, 4), f"{total:.1f} s ({len(logs[0])} ep)"])
+    table(f"Seconds of training to each test accuracy, Fashion-MNIST ({len(d.x_train):,} train "
+          f"images), median of {args.repeats}; (x) = over the MLP recipe's 5 epochs, "
+          f"{recipe:.1f} s", ["run", *(f"to {t}" for t in CNN_TARGETS), "final test acc",
+                             "training"], rows)
+    print("\nper-class scoring each epoch (the heat-map), share of a median epoch: " +
+          ", ".join(f"{name} {100 * statistics.median(v):.1f}%" for name, v in scoring.items()))
+
+
 SECTIONS = {"time-to-accuracy": bench_time_to_accuracy, "overhead": bench_overhead,
             "models": bench_models, "latency": bench_latency, "app": bench_app,
-            "memory": bench_memory}
+            "memory": bench_memory, "cnn": bench_cnn}
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ def cmd_train(args) -> None:
                              learning_rate=args.lr, validation_split=args.validation_split,
                              seed=args.seed, lr_schedule=args.schedule,
                              tensorboard_dir=args.tensorboard, pretrained=not args.random_weights,
-                             max_seconds=args.max_seconds)
+                             max_seconds=args.max_seconds, seconds=args.seconds)
     dataset = _load_dataset(args.dataset, args)
     if not args.json:
         print(dataset.summary(), flush=True)
@@ -134,7 +134,12 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
             sp.add_argument("--validation-split", type=float, default=0.1)
             sp.add_argument("--seed", type=int, default=0)
-            sp.add_argument("--max-seconds", type=float, help="stop training after this long")
+            sp.add_argument("--seconds", type=float,
+                            help="train for this long (a time budget): the learning rate is sized "
+                                 "to reach 0 then, and the run ends there (instead of --epochs)")
+            sp.add_argument("--max-seconds", type=float,
+                            help="a safety limit: stop training after this long, wherever the "
+                                 "schedule is")
             sp.add_argument("--tensorboard", help="write TensorBoard logs to this folder")
             sp.add_argument("--random-weights", action="store_true",
                             help="MobileNetV2 without ImageNet weights (offline)")

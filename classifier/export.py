@@ -16,7 +16,7 @@ import numpy as np
 
 from .models import MODELS
 from .run import Run
-from .training import targets_for
+from .training import initial_learning_rate, targets_for
 
 FORMAT_VERSION = 1
 KERAS_DATASETS = ("fashion_mnist", "mnist")  # keras.datasets.<key>.load_data()
@@ -36,6 +36,8 @@ BATCH_SIZE = {batch_size}
 VALIDATION_SPLIT = {validation_split}  # share of train held out for validation
 LEARNING_RATE = {learning_rate}
 COSINE_DECAY = {cosine}  # the app's "cosine" schedule: the rate decays to 0 over the run
+WARMUP = {warmup}  # share of the run's steps warming the rate up from 0 (cosine schedule)
+SCHEDULE_STEPS = {schedule_steps}  # the app's schedule length in steps; None: the epochs' steps
 ONE_HOT = {one_hot}  # one-hot labels, for categorical cross-entropy; else class indices
 CLASS_NAMES = {class_names}
 
@@ -61,8 +63,14 @@ def build_model():
 
 def compile_model(model, train_steps):
     \"\"\"Compile as the app does; train_steps (batches in all epochs) sets the decay.\"\"\"
-    rate = (keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=max(train_steps, 1))
-            if COSINE_DECAY else LEARNING_RATE)
+    total = max(SCHEDULE_STEPS or train_steps, 1)
+    warm = min(int(round(total * WARMUP)), total - 1)
+    rate = LEARNING_RATE
+    if COSINE_DECAY and warm > 0:  # linear warm-up to LEARNING_RATE, then cosine to 0
+        rate = keras.optimizers.schedules.CosineDecay(0.0, total - warm, warmup_steps=warm,
+                                                      warmup_target=LEARNING_RATE)
+    elif COSINE_DECAY:
+        rate = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=total)
     model.compile(optimizer={optimizer},
                   loss={loss},
                   metrics=["accuracy"], steps_per_execution={steps})
@@ -219,14 +227,22 @@ def _json_code(model) -> list[str]:
 def _compile_args(model, num_classes: int) -> dict:
     """Learning rate, optimizer, loss and labels as the run's model was compiled with them."""
     config = model.optimizer.get_config()
-    rate = config.pop("learning_rate")
-    rate = rate["config"]["initial_learning_rate"] if isinstance(rate, dict) else rate
+    config.pop("learning_rate")
+    rate = initial_learning_rate(model)  # a schedule's peak
     loss = (_literal(model.loss) if isinstance(model.loss, str)
             else _call("keras.losses", type(model.loss), model.loss.get_config()))
     optimizer = _call("keras.optimizers", type(model.optimizer), config, learning_rate="rate")
     return {"learning_rate": repr(float(f"{rate:.6g}")), "loss": loss, "optimizer": optimizer,
             "one_hot": np.ndim(targets_for(model, np.zeros(1, np.int64), num_classes)) == 2,
             "steps": model.get_compile_config().get("steps_per_execution", 1)}
+
+
+def _schedule_steps(run: Run) -> int | None:
+    """A time-budget run's schedule length in steps (what its budget allowed); None otherwise."""
+    if not run.settings.seconds or run.settings.lr_schedule != "cosine":
+        return None
+    from .schedule import schedule_steps
+    return schedule_steps(run.model.optimizer._learning_rate)
 
 
 def reproduce_script(run: Run) -> str:
@@ -243,6 +259,8 @@ def reproduce_script(run: Run) -> str:
         f"# Settings: {s.to_dict()}",
         f"# The app's result: test accuracy {accuracy} on {len(data.y_test):,} test images after "
         f"{run.result.epochs_done} epoch(s){stopped}, {run.result.seconds:.1f} s of training.",
+        *([f"# The app's run was a {s.seconds:g} s time budget: this script trains the epochs it "
+           "began, with the schedule its budget set."] if s.seconds else []),
         "# Results differ slightly from run to run and machine to machine (threads, CPU or GPU",
         "# kernels, library versions), even with the same seed.",
     ]
@@ -259,8 +277,10 @@ def reproduce_script(run: Run) -> str:
     body = _chain_code(run.model, s.pretrained) or _json_code(run.model)
     return _SCRIPT.format(
         header="\n".join(map(_one_line, header)), seed=s.seed,
-        epochs=s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size,
+        epochs=len(run.result.history.get("loss", [])) if s.seconds else
+        s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size,
         validation_split=s.validation_split, cosine=s.lr_schedule == "cosine",
+        warmup=s.warmup or 0.0, schedule_steps=_schedule_steps(run),
         class_names=json.dumps(data.class_names), build="\n".join("    " + b for b in body),
         load_data=load, data_arg=data_arg, **_compile_args(run.model, data.num_classes))
 

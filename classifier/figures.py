@@ -76,26 +76,31 @@ def augment_preview(image: np.ndarray, seed: int = 0) -> list[tuple[np.ndarray, 
 DASH = 0.08  # epochs: the width of a lone validation point's dash
 
 
-def curve_frames(points: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def curve_frames(points: list[dict], x: str = "epoch") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Accuracy and loss curves (training every few batches, validation every epoch) as long
-    tables for line plots: columns epoch (fractional), value, series."""
+    tables for line plots: columns `x` ("epoch", fractional, or "seconds" of training), value,
+    series."""
+    if x not in ("epoch", "seconds"):
+        raise ValueError(f"x must be 'epoch' or 'seconds', got {x!r}")
     rows = []
     for p in points:
         if p["kind"] == "batch":
-            x = p["epoch"] - 1 + p["step"] / p["steps"]
-            rows += [(x, p.get("accuracy"), "training", "accuracy"), (x, p.get("loss"), "training", "loss")]
+            at = p["epoch"] - 1 + p["step"] / p["steps"] if x == "epoch" else p["seconds"]
+            rows += [(at, p.get("accuracy"), "training", "accuracy"), (at, p.get("loss"), "training", "loss")]
         elif "val_accuracy" in p:
-            rows += [(float(p["epoch"]), p["val_accuracy"], "validation", "accuracy"),
-                     (float(p["epoch"]), p["val_loss"], "validation", "loss")]
+            at = float(p["epoch"]) if x == "epoch" else p["seconds"]
+            rows += [(at, p["val_accuracy"], "validation", "accuracy"),
+                     (at, p["val_loss"], "validation", "loss")]
     validation = [r for r in rows if r[2] == "validation"]
     if len(validation) == 2:  # one epoch: one point, which a line plot does not draw; a short
-        x = validation[0][0]  # level dash ending at it shows the value (LinePlot has no markers)
-        rows += [(x - DASH, v, "validation", metric) for _, v, _, metric in validation]
+        end = validation[0][0]  # level dash ending at it shows the value (no markers in LinePlot)
+        width = DASH if x == "epoch" else DASH * end
+        rows += [(end - width, v, "validation", metric) for _, v, _, metric in validation]
     if rows and not any(r[2] == "validation" for r in rows):
         # a placeholder with no value, so a live plot knows both series from its first frame
         # (Gradio 6.31's LinePlot fixes its colour domain when it is first drawn)
         rows += [(rows[0][0], None, "validation", "accuracy"), (rows[0][0], None, "validation", "loss")]
-    frame = pd.DataFrame(rows, columns=["epoch", "value", "series", "metric"])
+    frame = pd.DataFrame(rows, columns=[x, "value", "series", "metric"])
     frame = frame[frame.value.notna() | (frame.series == "validation")]
     acc = frame[frame.metric == "accuracy"].drop(columns="metric").rename(columns={"value": "accuracy"})
     loss = frame[frame.metric == "loss"].drop(columns="metric").rename(columns={"value": "loss"})

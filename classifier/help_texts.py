@@ -96,7 +96,7 @@ def status_line(points: list[dict]) -> str:
     """The live text under the curves: epoch, batch, numbers so far, ETA."""
     last = points[-1]
     epochs = [p for p in points if p["kind"] == "epoch"]
-    text = (f"Epoch **{last['epoch']}/{last['epochs']}**"
+    text = (f"Epoch **{last['epoch']}/{last['epochs']}**"  # a time budget's: an estimate
             + (f", batch {last['step']}/{last['steps']}" if last["kind"] == "batch" else "")
             + f" · {last['seconds']:.0f}s elapsed · ETA {_eta(last['eta'])}")
     if "accuracy" in last:
@@ -114,11 +114,16 @@ def final_line(run, dropped: list[str] = ()) -> str:
     r, ev = run.result, run.evaluation
     head = {"stop requested": "Stopped as you asked", "time limit": "Stopped at the time limit"}
     text = head.get(r.stopped, "Done")
-    if r.stopped_in:
-        text += " in epoch {} at batch {}/{}".format(*r.stopped_in)
-    done = r.epochs_done
-    text += (f" after {done} complete epoch{'s' * (done != 1)}, {r.seconds:.0f}s. "
-             f"**Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images.")
+    budget = run.settings.seconds
+    if budget and not r.stopped:  # a time budget, spent: say how far it got in that time
+        epochs = r.epochs_done + (r.stopped_in[1] / r.stopped_in[2] if r.stopped_in else 0)
+        text += f": {budget:g}s of training as planned ({epochs:.1f} epochs, {r.seconds:.1f}s)"
+    else:
+        if r.stopped_in:
+            text += " in epoch {} at batch {}/{}".format(*r.stopped_in)
+        done = r.epochs_done
+        text += f" after {done} complete epoch{'s' * (done != 1)}, {r.seconds:.0f}s"
+    text += f". **Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images."
     if ev.near_chance():
         text += (f"  \n**That is chance level** (always answering the largest class scores "
                  f"{ev.baseline:.2%}): {chance_cause(run)} This run is listed in Predict and "

@@ -43,16 +43,22 @@ class Run:
         return save_model(self.model, folder, self.metadata())
 
 
+def model_settings(model_key: str, settings: TrainSettings | None = None) -> TrainSettings:
+    """`settings` with what they leave to the model (None) filled in from its registry entry."""
+    if model_key not in MODELS:
+        raise ValueError(f"unknown model {model_key!r}: use one of {', '.join(MODELS)}")
+    s, spec = settings or TrainSettings(), MODELS[model_key]
+    return replace(s, epochs=s.epochs or spec.default_epochs,
+                   batch_size=s.batch_size or spec.batch_size,
+                   warmup=spec.warmup if s.warmup is None else s.warmup)
+
+
 def run_training(dataset: Dataset, model_key: str, settings: TrainSettings | None = None,
                  on_metrics: Callable[[dict], object] | None = None,
                  stop: StopFlag | None = None) -> Run:
     """Seed, build `model_key` for `dataset`, train it with live metrics, evaluate on test."""
     import keras
-    s = settings or TrainSettings()
-    if model_key not in MODELS:
-        raise ValueError(f"unknown model {model_key!r}: use one of {', '.join(MODELS)}")
-    spec = MODELS[model_key]
-    s = replace(s, epochs=s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size)
+    s = model_settings(model_key, settings)
     keras.utils.set_random_seed(s.seed)
     model = build_model(model_key, dataset.image_shape, dataset.num_classes, s, dataset.x_train)
     fit = train_cached if split_frozen(model) is not None else train  # frozen base: cache it

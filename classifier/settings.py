@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+MAX_BUDGET_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -18,6 +19,9 @@ class TrainSettings:
     lr_schedule: str = "cosine"          # "cosine": decay to 0 over the run; "constant": the tutorials'
     seed: int = 0
     steps_per_execution: int = 16        # batches per compiled step; the curve updates this often
+    seconds: float | None = None         # a time budget: train this long, the learning rate
+                                         # sized to reach 0 there (epochs are then not used)
+    warmup: float | None = None          # share of the run warming the rate up; None: the model's
     max_seconds: float | None = None     # stop training after this long (keeps the weights)
     tensorboard_dir: str | None = None   # write TensorBoard logs here
     pretrained: bool = True              # MobileNetV2: ImageNet weights (needs them cached/online)
@@ -35,6 +39,11 @@ class TrainSettings:
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split}")
+        if self.seconds is not None and not 1 <= self.seconds <= MAX_BUDGET_SECONDS:
+            raise ValueError(f"a time budget must be between 1 and {MAX_BUDGET_SECONDS:,} seconds, "
+                             f"got {self.seconds}")
+        if self.warmup is not None and not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be a share in [0, 1), got {self.warmup}")
         if self.steps_per_execution < 1:
             raise ValueError(f"steps_per_execution must be at least 1, got {self.steps_per_execution}")
 

@@ -26,12 +26,15 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .data import Dataset
+from .schedule import _budget_callback_class, warmup_cosine
 from .settings import TrainSettings
 
 PER_CLASS_MAX_IMAGES = 2000  # validation images val_per_class scores each epoch, spread evenly
 PER_CLASS_CHUNK = 500  # images per forward pass when scoring them
 MAX_EPOCH_WEIGHTS_PARAMS = 1_500_000  # keep every epoch's weights up to this: float32, 6 MB/epoch
 DEFAULT_LEARNING_RATES = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.05}  # an optimizer's own pick
+BUDGET_MAX_EPOCHS = 500  # a time-budget run's epoch cap; the budget ends it long before
+BUDGET_FIRST_GUESS_EPOCHS = 2  # the schedule's length until the first steps are timed
 
 
 class StopFlag(Protocol):
@@ -62,11 +65,13 @@ def _live_callback_class():
         def __init__(self, emit: Callable[[dict], object] | None, epochs: int,
                      stop: StopFlag | None = None, max_seconds: float | None = None, *,
                      x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                     num_classes: int = 0, weights_of=None):
+                     num_classes: int = 0, weights_of=None, budget=None):
             """`x_val`, `y_val` (integer labels): what `val_per_class` is scored on;
-            `weights_of`: the model whose weights to keep after each epoch (None: keep none)."""
+            `weights_of`: the model whose weights to keep after each epoch (None: keep none);
+            `budget`: a run's `TimeBudget`, which then sets progress, ETA and the epoch count."""
             super().__init__()
             self.emit, self.epochs, self.stop, self.max_seconds = emit, epochs, stop, max_seconds
+            self.budget = budget
             self.per_class_data = _spread(x_val, y_val, PER_CLASS_MAX_IMAGES)
             self.num_classes, self.weights_of = num_classes, weights_of
             self.batches: list[dict] = []
@@ -83,8 +88,12 @@ def _live_callback_class():
             self.epoch, self.epoch_t0, self.step = epoch, time.perf_counter(), 0
 
         def _progress(self, step: int) -> tuple[float, float, float]:
-            done = min((self.epoch + step / self.steps) / self.epochs, 1.0)
             elapsed = time.perf_counter() - self.t0
+            if self.budget is not None:  # a time budget: the run ends when the budget does
+                seconds = self.budget.seconds
+                self.epochs = max(self.epoch + 1, math.ceil(self.budget.total / self.steps))
+                return min(elapsed / seconds, 1.0), elapsed, max(seconds - elapsed, 0.0)
+            done = min((self.epoch + step / self.steps) / self.epochs, 1.0)
             eta = max(elapsed * (1 - done) / done, 0.0) if done > 0 else math.nan
             return done, elapsed, eta
 
@@ -102,7 +111,8 @@ def _live_callback_class():
             self._check_stop(elapsed)
 
         def on_epoch_end(self, epoch, logs=None):
-            if self.stopped and self.step < self.steps:  # Keras ends a stopped epoch early
+            ended = self.stopped or (self.budget is not None and self.budget.stopped)
+            if ended and self.step < self.steps:  # Keras ends a stopped epoch early
                 self.stopped_in = (epoch + 1, self.step, self.steps)
             extra = {}
             if self.per_class_data is not None:
@@ -180,20 +190,26 @@ def default_learning_rate(model_key: str, optimizer: str | None) -> float | None
 
 
 def initial_learning_rate(model) -> float:
-    """The learning rate `model`'s optimizer started from (a schedule's initial rate)."""
+    """The learning rate `model`'s optimizer was given (a schedule's peak: the rate it warms up
+    to, or starts from)."""
     rate = model.optimizer._learning_rate
-    return float(getattr(rate, "initial_learning_rate", None) or np.asarray(rate))
+    for name in ("warmup_target", "initial_learning_rate"):
+        if getattr(rate, name, None) is not None:
+            return float(getattr(rate, name))
+    return float(np.asarray(rate))
 
 
-def _cosine_schedule(model, total_steps: int) -> None:
-    """Decay the learning rate along a half cosine to 0 over this run (fresh models only)."""
+def _size_schedule(model, total_steps: int, warmup_share: float) -> bool:
+    """Give a fresh model's optimizer a warm-up then cosine decay to 0 over `total_steps`,
+    peaking at its learning rate. False (left alone) for a model that already trained or whose
+    optimizer already has a schedule."""
     import keras
     opt = model.optimizer
     if int(opt.iterations.numpy()) > 0 or not isinstance(opt._learning_rate, keras.Variable):
-        return  # a model that already trained, or a schedule already set: leave it alone
-    opt.learning_rate = keras.optimizers.schedules.CosineDecay(
-        float(opt.learning_rate.numpy()), decay_steps=max(total_steps, 1))
+        return False
+    opt.learning_rate = warmup_cosine(float(opt.learning_rate.numpy()), total_steps, warmup_share)
     model.train_function = None  # re-trace with the schedule
+    return True
 
 
 def train(model, dataset: Dataset, settings: TrainSettings | None = None,
@@ -206,7 +222,7 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     while it fits the head), when it has at most MAX_EPOCH_WEIGHTS_PARAMS parameters."""
     import keras
     s = settings or TrainSettings()
-    epochs = epochs or s.epochs or 5
+    epochs = (epochs or s.epochs or 5) if not s.seconds else BUDGET_MAX_EPOCHS
     batch_size = batch_size or s.batch_size or 64
     keras.utils.set_random_seed(s.seed)
     x_tr, y_tr, x_val, y_val = dataset.split_validation(s.validation_split, s.seed)
@@ -215,13 +231,16 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     n = dataset.num_classes
     source = model if weights_of is None else weights_of
     keep = source if source.count_params() <= MAX_EPOCH_WEIGHTS_PARAMS else None
+    steps_per_epoch = math.ceil(len(x_tr) / batch_size)
+    warmup = s.warmup or 0.0
+    sized = s.lr_schedule == "cosine" and _size_schedule(
+        model, (BUDGET_FIRST_GUESS_EPOCHS if s.seconds else epochs) * steps_per_epoch, warmup)
+    budget = _budget_callback_class()(s.seconds, warmup, sized) if s.seconds else None
     live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds, x_val=x_val,
-                                  y_val=y_val, num_classes=n, weights_of=keep)
-    callbacks = [live, *(callbacks or [])]
+                                  y_val=y_val, num_classes=n, weights_of=keep, budget=budget)
+    callbacks = [*([budget] if budget else []), live, *(callbacks or [])]
     if s.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=s.tensorboard_dir))
-    if s.lr_schedule == "cosine":
-        _cosine_schedule(model, epochs * math.ceil(len(x_tr) / batch_size))
     validation = (x_val, targets_for(model, y_val, n)) if len(x_val) else None
     t0 = time.perf_counter()
     hist = model.fit(x_tr, targets_for(model, y_tr, n), batch_size=batch_size, epochs=epochs,

@@ -14,9 +14,11 @@ def test_benchmarks_run_quick():
     assert out.returncode == 0, out.stderr[-3000:]
     for title in ("Time to 0.75 test accuracy", "Live-curve callback overhead",
                   "Every model on Fashion-MNIST", "Server-side prediction",
-                  "The running app", "Resident memory"):
+                  "The running app", "Resident memory", "Seconds of training to each test accuracy"):
         assert f"### {title}" in out.stdout
     assert "| cnn_bn | 83,434 | 1 |" in out.stdout
+    assert "| cnn_quick (default) |" in out.stdout and "| MLP recipe (5 epochs) |" in out.stdout
+    assert "per-class scoring each epoch" in out.stdout
     assert "overhead: " in out.stdout and "growth from the first to the last" in out.stdout
     assert "/predict over plain HTTP p50, ms" in out.stdout
 

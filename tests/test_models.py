@@ -34,7 +34,8 @@ def test_registry_describes_every_model():
     for spec in MODELS.values():
         assert spec.title and spec.description and spec.default_epochs >= 1 and spec.datasets
     assert set(MODELS) == {"mlp", "mlp_logits", "mlp2", "cnn", "cnn_aug", "cnn_pre",
-                           "mobilenetv2", "cnn_bn"}
+                           "mobilenetv2", "cnn_bn", "cnn_quick"}
+    assert all(0 <= spec.warmup < 1 for spec in MODELS.values())
 
 
 def test_recipes_have_the_tutorial_layers():
@@ -96,3 +97,19 @@ def test_predictor_from_saved_folder(tmp_path):
     assert list(pred.probabilities) == data.class_names
     assert abs(sum(pred.probabilities.values()) - 1) < 1e-9
     assert pred.seen.shape == (28, 28) and pred.seen.dtype == np.uint8
+
+
+def test_the_quick_cnn_halves_the_image_first_and_keeps_a_7x7_map():
+    """cnn_quick: a 5x5 stride-2 stem (28 -> 14), one pool-first block (14 -> 7), BN everywhere,
+    a Dense(64) head: what its docstring says each part buys."""
+    model = build_model("cnn_quick", (28, 28, 1), 10)
+    stem = model.get_layer("stem")
+    assert stem.kernel_size == (5, 5) and stem.strides == (2, 2) and stem.output.shape[1:3] == (14, 14)
+    names = [type(l).__name__ for l in model.layers]
+    second_conv = [i for i, n in enumerate(names) if n == "Conv2D"][1]
+    assert names[second_conv:second_conv + 4] == ["Conv2D", "MaxPooling2D", "BatchNormalization",
+                                                  "ReLU"]  # pool first
+    flat = next(l for l in model.layers if type(l).__name__ == "Flatten")
+    assert flat.input.shape[1:] == (7, 7, 32)
+    assert [l.units for l in model.layers if type(l).__name__ == "Dense"] == [64, 10]
+    assert all(l.momentum == 0.9 for l in model.layers if type(l).__name__ == "BatchNormalization")

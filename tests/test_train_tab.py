@@ -58,3 +58,26 @@ def test_stop_with_nothing_running_says_so(monkeypatch):
     session = Session()
     app.stop_training(session)
     assert said == ["Nothing is training now."]
+
+
+def test_a_time_budget_run_draws_seconds_and_ends_on_time():
+    """'Train for 6 s': curves against seconds up to the budget, the run ends there with its
+    schedule finished, and the page says so."""
+    session = _session(n_train=3000)
+    outs = list(app.train_model(session, "cnn_quick", 30, 64, "recipe's own", 0, "cosine", 0.1,
+                                6, **QUIET))
+    accuracy = outs[-1][1]
+    assert accuracy["x"] == "seconds" and accuracy["x_lim"] == [0, 6]
+    assert "seconds" in accuracy["value"].columns and accuracy["value"]["seconds"].max() <= 7
+    final = outs[-1][3]
+    assert "6s of training as planned" in final, final
+    run = session.trained[session.active_model].run
+    assert run.settings.seconds == 6 and abs(run.result.seconds - 6) < 1.0
+    assert run.result.epochs_done < 30  # the budget, not the epochs slider, ended it
+    session.close()
+
+
+@pytest.mark.parametrize("seconds", [-1, 2, 601, "soon", float("nan"), [5]])
+def test_a_bad_time_budget_is_refused_with_a_message(seconds):
+    with pytest.raises(app.gr.Error, match="time budget"):
+        list(app.train_model(None, "mlp", 1, 16, "adam", 0, "cosine", 0.1, seconds, **QUIET))

@@ -1,0 +1,114 @@
+"""The learning-rate schedule sized to a run, and training for a time budget (issue 10)."""
+import math
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from classifier.models import build_model
+from classifier.run import run_training
+from classifier.schedule import schedule_steps, warmup_cosine
+from classifier.settings import TrainSettings
+from classifier.storage import load_model
+from classifier.training import train
+from conftest import make_dataset
+
+
+def rates(schedule, steps):
+    return np.array([float(schedule(s)) for s in steps])
+
+
+def test_warmup_cosine_rises_to_the_peak_then_falls_to_zero_at_the_last_step():
+    s = warmup_cosine(4e-3, 100, 0.2)
+    r = rates(s, range(0, 101))
+    assert schedule_steps(s) == 100
+    assert r[0] == 0 and r[20] == pytest.approx(4e-3)
+    assert np.all(np.diff(r[:21]) > 0) and np.all(np.diff(r[20:]) <= 1e-12)
+    assert r[100] == pytest.approx(0, abs=1e-9)
+    assert r[60] == pytest.approx(4e-3 * 0.5 * (1 + math.cos(math.pi * 40 / 80)))
+
+
+def test_no_warmup_is_a_plain_cosine_from_the_peak():
+    r = rates(warmup_cosine(1e-3, 50, 0.0), [0, 25, 50])
+    assert r == pytest.approx([1e-3, 5e-4, 0], abs=1e-9)
+
+
+def test_an_epoch_run_ends_its_schedule_on_its_last_step():
+    data = make_dataset(n_train=100, n_test=20)
+    s = TrainSettings(epochs=3, batch_size=10, validation_split=0.0, warmup=0.2,
+                      steps_per_execution=1)
+    model = build_model("cnn_quick", data.image_shape, data.num_classes, s)
+    train(model, data, s)
+    schedule = model.optimizer._learning_rate
+    assert schedule_steps(schedule) == 30 == int(model.optimizer.iterations.numpy())
+    assert schedule.warmup_steps == 6
+    assert float(schedule(30)) == pytest.approx(0, abs=1e-9)
+
+
+class SlowSteps(keras.callbacks.Callback):
+    """Makes each step cost `seconds` of wall time, as a slow machine would."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(self.seconds)
+
+
+def rate_at_end(model):
+    opt = model.optimizer
+    return float(opt._learning_rate(opt.iterations))
+
+
+@pytest.mark.parametrize("step_seconds", [0.01, 0.03])
+def test_a_time_budget_ends_on_time_with_the_schedule_finished(step_seconds):
+    """Slower or faster steps: the run still ends within a fraction of a second of its budget,
+    its rate at ~0, and the schedule's length is the number of steps it really took."""
+    data = make_dataset(n_train=200, n_test=20)
+    s = TrainSettings(seconds=3, batch_size=10, validation_split=0.1, warmup=0.15,
+                      steps_per_execution=2)
+    model = build_model("mlp", data.image_shape, data.num_classes, s)
+    peak = float(model.optimizer.learning_rate.numpy())
+    points = []
+    result = train(model, data, s, on_metrics=points.append, callbacks=[SlowSteps(step_seconds)])
+    assert result.seconds == pytest.approx(3, abs=0.6)
+    assert result.stopped is None  # the plan, not a stop
+    steps = int(model.optimizer.iterations.numpy())
+    schedule = model.optimizer._learning_rate
+    assert schedule_steps(schedule) == steps  # frozen to plain numbers: what was done
+    assert isinstance(schedule.decay_steps, int) and isinstance(schedule.warmup_steps, int)
+    assert rate_at_end(model) < 0.05 * peak
+    assert max(rates(schedule, range(steps))) == pytest.approx(peak, rel=0.05)
+    assert points[-1]["progress"] == pytest.approx(1, abs=0.2)
+    assert points[-1]["eta"] < 0.6
+
+
+def test_the_cli_trains_for_a_budget_and_saves_a_model_plain_keras_loads(tmp_path, monkeypatch):
+    from classifier import cli
+    data = make_dataset(n_train=300, n_test=30)
+    monkeypatch.setattr("classifier.cli._load_dataset", lambda key, args: data)
+    out = tmp_path / "run"
+    assert cli.main(["train", "--model", "cnn_quick", "--seconds", "2", "--out", str(out),
+                     "--json"]) == 0
+    model, meta = load_model(out)
+    assert meta["settings"]["seconds"] == 2
+    assert meta["train_seconds"] == pytest.approx(2, abs=0.8)
+    plain = keras.saving.load_model(out / "model.keras")  # no classifier objects inside
+    x = data.x_test[:4]
+    assert np.allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_budget_with_a_constant_rate_only_ends_on_time():
+    data = make_dataset(n_train=100, n_test=20)
+    s = TrainSettings(seconds=1.5, batch_size=10, lr_schedule="constant", steps_per_execution=2)
+    run = run_training(data, "mlp", s)
+    assert run.result.seconds == pytest.approx(1.5, abs=0.6)
+    assert float(run.model.optimizer.learning_rate.numpy()) == pytest.approx(2e-3)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 0.5, 10 ** 9, float("nan")])
+def test_an_impossible_budget_is_refused_with_a_message(bad):
+    with pytest.raises(ValueError, match="time budget"):
+        TrainSettings(seconds=bad)
