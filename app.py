@@ -744,7 +744,8 @@ def build() -> gr.Blocks:
         demo.unload(close_tab)
         demo.load(new_session, None, [state, pr.model, ev.model, active], **PRIVATE).then(
             _level(show_dataset), [state, ds.key, ds.show_class, ds.seed], ds.outputs, **PRIVATE).then(
-            describe_model, [tr.model_key, state], [tr.model_info, tr.epochs], **PRIVATE)
+            describe_model, [tr.model_key, state], [tr.model_info, tr.epochs, tr.batch_size],
+            **PRIVATE)
         wire_dataset(state, active, ds, tr)
         wire_train(state, active, tr, pr, ev)
         wire_predict(state, active, pr, ev)

@@ -44,11 +44,16 @@ def _budget_callback_class():
         the schedule's length is set to the steps done plus those the time left allows. The run
         ends at the block whose end is nearest the budget, with the rate at (or near) 0."""
 
-        def __init__(self, seconds: float, warmup_share: float, sized: bool = True):
+        def __init__(self, seconds: float, warmup_share: float, sized: bool = True,
+                     epoch_end_batches: float = 0.0):
             """`sized`: the optimizer has a fresh `warmup_cosine` to size; without one (a
-            constant rate, a model trained before) the run only ends at the budget."""
+            constant rate, a model trained before) the run only ends at the budget.
+            `epoch_end_batches`: batches of images scored at each epoch's end (validation and
+            per-class), whose time is kept free before the first epoch end measures it."""
             super().__init__()
             self.seconds, self.warmup_share, self.sized = float(seconds), warmup_share, sized
+            self.epoch_end_batches = epoch_end_batches
+            self.measured_tail = False
             self.done = 0            # steps done in the run, over all epochs
             self.total = 0.0         # the schedule's current length in steps
             self.stopped = False
@@ -74,7 +79,9 @@ def _budget_callback_class():
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_start = self.done
             if epoch > 0:  # what followed the last step: validation and the epoch-end work
-                self.tail = max(self.tail, time.perf_counter() - self.last)
+                tail = time.perf_counter() - self.last
+                self.tail = max(self.tail, tail) if self.measured_tail else tail
+                self.measured_tail = True
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()
@@ -84,6 +91,8 @@ def _budget_callback_class():
             else:
                 self.block = now - self.last
                 rate = (self.done - self.mark[1]) / max(now - self.mark[0], 1e-6)
+                if not self.measured_tail:  # scoring a batch costs about a third of a step
+                    self.tail = self.epoch_end_batches / 3 / rate
                 left = max(self.seconds - (now - self.t0) - self.tail, 0.0)
                 self._resize(self.done + left * rate)
             self.last = now

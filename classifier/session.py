@@ -130,8 +130,10 @@ class Session:
         self.runs_done += 1
         n = self.runs_done
         epochs = run.result.epochs_done
-        name = (f"#{n} {run.dataset.title}: {MODELS[run.model_key].title}, {epochs} "
-                f"epoch{'s' if epochs != 1 else ''}, test {run.evaluation.accuracy:.1%}")
+        length = (f"{run.settings.seconds:g} s" if run.settings.seconds and not run.result.stopped
+                  else f"{epochs} epoch{'s' if epochs != 1 else ''}")
+        name = (f"#{n} {run.dataset.title}: {MODELS[run.model_key].title}, {length}, "
+                f"test {run.evaluation.accuracy:.1%}")
         folder = run.save(self.workdir / f"run{n}")
         predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")

@@ -235,7 +235,9 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     warmup = s.warmup or 0.0
     sized = s.lr_schedule == "cosine" and _size_schedule(
         model, (BUDGET_FIRST_GUESS_EPOCHS if s.seconds else epochs) * steps_per_epoch, warmup)
-    budget = _budget_callback_class()(s.seconds, warmup, sized) if s.seconds else None
+    scored = len(x_val) + min(len(x_val), PER_CLASS_MAX_IMAGES)  # validation, then per class
+    budget = (_budget_callback_class()(s.seconds, warmup, sized, scored / batch_size)
+              if s.seconds else None)
     live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds, x_val=x_val,
                                   y_val=y_val, num_classes=n, weights_of=keep, budget=budget)
     callbacks = [*([budget] if budget else []), live, *(callbacks or [])]

@@ -327,6 +327,31 @@ def test_train_the_mlp_for_5_epochs(page):
     screenshot(page, "predict-epochs")
 
 
+def test_the_quick_cnn_trains_for_a_time_budget(page):
+    """Issue 10's lesson plan: pick the Quick CNN (its own epochs and batch size follow), ask for
+    10 seconds, and get a run that ends on time, drawn against seconds, with its test accuracy."""
+    panel = open_tab(page, "Train")
+    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible(
+        timeout=LOAD_TIMEOUT)
+    choose(panel, "Model", "Quick CNN")
+    expect(panel.get_by_text(re.compile(r"106,266 parameters for Fashion-MNIST"))).to_be_visible()
+    expect(panel.get_by_label("Batch size")).to_have_value("192")
+    expect(panel.get_by_label("number input for Epochs")).to_have_value("2")
+    box = panel.get_by_label(re.compile("number input for .*train for a time"))
+    box.fill("10")
+    box.press("Enter")
+    expect(box).to_have_value("10")
+    panel.get_by_role("button", name="Train", exact=True).click()
+    done = panel.get_by_text(re.compile(r"^Done: 10s of training as planned"))
+    expect(done).to_be_visible(timeout=TRAIN_TIMEOUT)
+    assert percent(done, r"Test accuracy ([\d.]+)%") >= 80
+    spent = float(re.search(r"epochs, ([\d.]+)s\)", done.inner_text()).group(1))
+    assert abs(spent - 10) <= 1.0, done.inner_text()
+    expect(block(panel, "Accuracy").get_by_text("seconds of training")).to_be_visible()
+    no_error_toast(page)
+    screenshot(page, "train-budget")
+
+
 def test_stop_stops_the_run_after_several_runs_in_one_page(page):
     """Stop was once ignored after a few runs in one page; and a Train click right after "Done"
     was lost while the finished run's event was still closing."""

@@ -23,7 +23,7 @@ from attacks import MALFORMED, SERVER_FILES, call, join, upload  # noqa: E402
 
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = Path("assets/examples/fashion-sneaker.png")
-TRAIN = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1]
+TRAIN = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1, 0]
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_abandoned_trainings_neither_fill_the_queue_nor_run(server):
 
 
 def test_a_training_stops_within_a_second_once_its_caller_goes(server):
-    r = server.http.post("call/train", json={"data": ["mlp", 50, 16, "recipe's own", 0, "cosine", 0.1]})
+    r = server.http.post("call/train", json={"data": ["mlp", 50, 16, "recipe's own", 0, "cosine", 0.1, 0]})
     with server.http.stream("GET", f"call/train/{r.json()['event_id']}") as stream:
         for line in stream.iter_lines():
             if line.startswith("data:") and ", batch " in line:
@@ -207,7 +207,7 @@ def test_one_session_holds_one_training(server):
 # ---------------------------------------------------------------- 5, 7. malformed and oversized arguments
 def test_every_malformed_argument_gets_a_one_line_message_naming_it(server):
     names = {0: "epochs", 1: "epochs", 3: "model", 4: "learning rate", 5: "validation share",
-             6: "seed", 7: "seed", 8: "count", 9: "Cats vs dogs", 10: "model"}
+             6: "time budget", 7: "seed", 8: "seed", 9: "count", 10: "Cats vs dogs", 11: "model"}
     for i, (endpoint, data) in enumerate(MALFORMED):
         result = call(server, endpoint, data)
         if i == 2:  # batch size "64": the API schema lists strings; it is taken
