@@ -56,7 +56,8 @@ def cmd_train(args) -> None:
                              learning_rate=args.lr, validation_split=args.validation_split,
                              seed=args.seed, lr_schedule=args.schedule,
                              tensorboard_dir=args.tensorboard, pretrained=not args.random_weights,
-                             max_seconds=args.max_seconds, seconds=args.seconds)
+                             max_seconds=args.max_seconds, seconds=args.seconds,
+                             augment="flip" if args.flip else None)
     dataset = _load_dataset(args.dataset, args)
     if not args.json:
         print(dataset.summary(), flush=True)
@@ -140,6 +141,9 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--max-seconds", type=float,
                             help="a safety limit: stop training after this long, wherever the "
                                  "schedule is")
+            sp.add_argument("--flip", action="store_true",
+                            help="also train on each image's mirror image (garments, photos; "
+                                 "never digits)")
             sp.add_argument("--tensorboard", help="write TensorBoard logs to this folder")
             sp.add_argument("--random-weights", action="store_true",
                             help="MobileNetV2 without ImageNet weights (offline)")

@@ -38,6 +38,7 @@ LEARNING_RATE = {learning_rate}
 COSINE_DECAY = {cosine}  # the app's "cosine" schedule: the rate decays to 0 over the run
 WARMUP = {warmup}  # share of the run's steps warming the rate up from 0 (cosine schedule)
 SCHEDULE_STEPS = {schedule_steps}  # the app's schedule length in steps; None: the epochs' steps
+FLIP = {flip}  # also train on each training image's mirror image
 ONE_HOT = {one_hot}  # one-hot labels, for categorical cross-entropy; else class indices
 CLASS_NAMES = {class_names}
 
@@ -99,6 +100,8 @@ def main():
     if val is None:
         kept, held = hold_out(y_train, VALIDATION_SPLIT, SEED)
         x_train, y_train, val = x_train[kept], y_train[kept], (x_train[held], y_train[held])
+    if FLIP:
+        x_train, y_train = np.concatenate([x_train, x_train[:, :, ::-1]]), np.concatenate([y_train, y_train])
     compile_model(model, args.epochs * math.ceil(len(x_train) / BATCH_SIZE))
     model.fit(x_train, targets(y_train), batch_size=BATCH_SIZE, epochs=args.epochs, shuffle=True,
               validation_data=(val[0], targets(val[1])) if len(val[0]) else None, verbose=2)
@@ -280,7 +283,7 @@ def reproduce_script(run: Run) -> str:
         epochs=len(run.result.history.get("loss", [])) if s.seconds else
         s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size,
         validation_split=s.validation_split, cosine=s.lr_schedule == "cosine",
-        warmup=s.warmup or 0.0, schedule_steps=_schedule_steps(run),
+        warmup=s.warmup or 0.0, schedule_steps=_schedule_steps(run), flip=s.augment == "flip",
         class_names=json.dumps(data.class_names), build="\n".join("    " + b for b in body),
         load_data=load, data_arg=data_arg, **_compile_args(run.model, data.num_classes))
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import time
 
+FIRST_EVALUATION_SECONDS = 0.5  # tracing Keras' evaluation graph at the first epoch end
+
+
 def warmup_cosine(peak: float, total_steps: int, warmup_share: float):
     """0 -> `peak` linearly over the first `warmup_share` of `total_steps`, then a half cosine to
     0 at `total_steps` (no warm-up: a cosine from `peak`)."""
@@ -91,8 +94,9 @@ def _budget_callback_class():
             else:
                 self.block = now - self.last
                 rate = (self.done - self.mark[1]) / max(now - self.mark[0], 1e-6)
-                if not self.measured_tail:  # scoring a batch costs about a third of a step
-                    self.tail = self.epoch_end_batches / 3 / rate
+                if not self.measured_tail:  # a guess until an epoch end is timed: scoring a
+                    # batch costs about half a step, and the first evaluation traces its graph
+                    self.tail = self.epoch_end_batches / 2 / rate + FIRST_EVALUATION_SECONDS
                 left = max(self.seconds - (now - self.t0) - self.tail, 0.0)
                 self._resize(self.done + left * rate)
             self.last = now

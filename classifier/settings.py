@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 MAX_BUDGET_SECONDS = 24 * 3600
+AUGMENTATIONS = (None, "flip")  # "flip" suits garments and photos, never digits
 
 
 @dataclass
@@ -23,6 +24,7 @@ class TrainSettings:
                                          # sized to reach 0 there (epochs are then not used)
     warmup: float | None = None          # share of the run warming the rate up; None: the model's
     max_seconds: float | None = None     # stop training after this long (keeps the weights)
+    augment: str | None = None           # "flip": train on each image and its mirror image
     tensorboard_dir: str | None = None   # write TensorBoard logs here
     pretrained: bool = True              # MobileNetV2: ImageNet weights (needs them cached/online)
 
@@ -44,6 +46,9 @@ class TrainSettings:
                              f"got {self.seconds}")
         if self.warmup is not None and not 0 <= self.warmup < 1:
             raise ValueError(f"warmup must be a share in [0, 1), got {self.warmup}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {', '.join(map(str, AUGMENTATIONS))}, "
+                             f"got {self.augment!r}")
         if self.steps_per_execution < 1:
             raise ValueError(f"steps_per_execution must be at least 1, got {self.steps_per_execution}")
 

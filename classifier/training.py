@@ -228,6 +228,8 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     x_tr, y_tr, x_val, y_val = dataset.split_validation(s.validation_split, s.seed)
     if len(x_tr) == 0:
         raise ValueError("the training set is empty")
+    if s.augment == "flip":  # each image and its mirror image, left to right
+        x_tr, y_tr = np.concatenate([x_tr, x_tr[:, :, ::-1]]), np.concatenate([y_tr, y_tr])
     n = dataset.num_classes
     source = model if weights_of is None else weights_of
     keep = source if source.count_params() <= MAX_EPOCH_WEIGHTS_PARAMS else None

@@ -112,3 +112,18 @@ def test_a_budget_with_a_constant_rate_only_ends_on_time():
 def test_an_impossible_budget_is_refused_with_a_message(bad):
     with pytest.raises(ValueError, match="time budget"):
         TrainSettings(seconds=bad)
+
+
+def test_flip_augmentation_trains_on_each_image_and_its_mirror():
+    data = make_dataset(n_train=40, n_test=10)
+    seen = []
+
+    class Batches(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.params["steps"])
+
+    s = TrainSettings(epochs=1, batch_size=10, validation_split=0.0, augment="flip")
+    train(build_model("mlp", data.image_shape, data.num_classes, s), data, s, callbacks=[Batches()])
+    assert seen == [8]  # 80 images: 40 and their mirrors
+    with pytest.raises(ValueError, match="augment must be one of"):
+        TrainSettings(augment="rotate")
