@@ -210,7 +210,7 @@ def _model_layout(key: str, image_shape: tuple, num_classes: int) -> tuple[str, 
     return " → ".join(type(l).__name__ for l in model.layers[1:]), model.count_params()
 
 
-TRAIN_FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 192, 256, 512),
+TRAIN_FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 256, 512),
                   learning_rate=(0, 10), validation=(0.05, 0.3),
                   optimizers=("recipe's own", "adam", "sgd", "rmsprop"),
                   schedules=("cosine", "constant"), seconds=(0, 600))
@@ -330,12 +330,11 @@ def _train(session, keep, data, model_key, settings, listener, place, progress):
 def _curves(points, settings):
     """Accuracy and loss plots over the whole run's x range, so they grow left to right: epochs,
     or seconds for a time budget."""
-    if settings.seconds:
-        return [gr.update(value=frame, x="seconds", x_lim=[0, settings.seconds],
-                          x_title="seconds of training")
-                for frame in figures.curve_frames(points, "seconds")]
-    return [gr.update(value=frame, x="epoch", x_lim=[0, settings.epochs], x_title="epoch")
-            for frame in figures.curve_frames(points)]
+    x, end, unit = (("seconds", settings.seconds, "seconds of training") if settings.seconds
+                    else ("epoch", settings.epochs, "epoch"))
+    return [gr.update(value=frame, x=x, x_lim=[0, end], x_title=unit,
+                      label=f"{name} by {unit}: blue training, orange validation")
+            for name, frame in zip(("Accuracy", "Loss"), figures.curve_frames(points, x))]
 
 
 def stop_training(state):
@@ -571,8 +570,8 @@ def train_tab() -> SimpleNamespace:
             curve = dict(x="epoch", color="series", height=300, colors_in_legend=[],
                          color_map={"training": "#4263eb", "validation": "#f76707"})
             accuracy = gr.LinePlot(y="accuracy", y_lim=[0, 1], **curve,
-                                   label="Accuracy: blue training, orange validation")
-            loss = gr.LinePlot(y="loss", **curve, label="Loss: blue training, orange validation")
+                                   label="Accuracy by epoch: blue training, orange validation")
+            loss = gr.LinePlot(y="loss", **curve, label="Loss by epoch: blue training, orange validation")
             per_class = gr.Plot(label="Validation accuracy per class, each epoch", show_label=False)
             download = gr.DownloadButton("Download the trained model (.keras)", visible=False)
             take_home = gr.File(label="Take it home: the model, a plain-Keras script that reproduces "

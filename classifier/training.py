@@ -14,6 +14,10 @@
 
 A stop request (anything with `is_set()`, e.g. `threading.Event`) ends training at the next
 callback, keeping the weights learned so far.
+
+With `settings.seconds` (a time budget) the run has no fixed epochs: `schedule.TimeBudget`
+sizes the learning rate to end at the budget and ends the run there; the points' "epochs" is
+then an estimate, "progress" and "eta" follow the clock.
 """
 from __future__ import annotations
 

@@ -335,7 +335,7 @@ def test_the_quick_cnn_trains_for_a_time_budget(page):
         timeout=LOAD_TIMEOUT)
     choose(panel, "Model", "Quick CNN")
     expect(panel.get_by_text(re.compile(r"106,266 parameters for Fashion-MNIST"))).to_be_visible()
-    expect(panel.get_by_label("Batch size")).to_have_value("192")
+    expect(panel.get_by_label("Batch size")).to_have_value("128")
     expect(panel.get_by_label("number input for Epochs")).to_have_value("2")
     box = panel.get_by_label(re.compile("number input for .*train for a time"))
     box.fill("10")
@@ -347,7 +347,7 @@ def test_the_quick_cnn_trains_for_a_time_budget(page):
     assert percent(done, r"Test accuracy ([\d.]+)%") >= 80
     spent = float(re.search(r"epochs, ([\d.]+)s\)", done.inner_text()).group(1))
     assert abs(spent - 10) <= 1.5, done.inner_text()  # a shared machine; quiet: within 0.5 s
-    expect(block(panel, "Accuracy").get_by_text("seconds of training")).to_be_visible()
+    expect(panel.get_by_text("Accuracy by seconds of training")).to_be_visible()  # the x axis
     no_error_toast(page)
     screenshot(page, "train-budget")
 
@@ -450,7 +450,7 @@ def test_compare_draws_each_new_run_at_once_in_a_steady_colour(page):
         hex_colour = "#" + "".join(f"{int(c):02x}" for c in newest.groups())
         assert chart_pixels(panel, hex_colour) > 30, (run, hex_colour)  # drawn the first time
     assert percent(table.get_by_role("row", name=re.compile(r"^Fashion-MNIST: our CNN")),
-                   r"([\d.]+)%\s*$") == 92.70  # its recorded test accuracy
+                   r"([\d.]+)%\s*$") == 92.82  # its recorded test accuracy
     first = panel.locator("[data-testid=matplotlib] img").get_attribute("src")
     panel.get_by_label("seconds of training").check()
     expect(panel.locator("[data-testid=matplotlib] img")).not_to_have_attribute("src", first, timeout=30_000)
