@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+DROPOUT = None  # --dropout: replaces a design's own dropout rate
+
 
 def design(kind: str, num_classes: int = 10, bn_momentum: float = 0.9):
     """Candidates. "pf" = pool first: Conv -> MaxPool -> BN -> ReLU (BN and ReLU on a quarter of
@@ -92,6 +94,7 @@ def design(kind: str, num_classes: int = 10, bn_momentum: float = 0.9):
     else:
         raise ValueError(kind)
     x = layers.Flatten()(x)
+    dropout = DROPOUT if DROPOUT is not None and dropout else dropout
     if dropout:
         x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x), name=kind)
@@ -105,9 +108,13 @@ def main() -> None:
     p.add_argument("--spe", type=int, default=32, help="steps_per_execution")
     p.add_argument("--bn-momentum", type=float, default=0.9)
     p.add_argument("--jit", action="store_true", help="jit_compile=True (XLA)")
+    p.add_argument("--dropout", type=float, help="replace the design's dropout rate")
+    p.add_argument("--wd", type=float, default=0.0, help="AdamW weight decay (0: Adam)")
     p.add_argument("--threads", help="intra,inter op threads")
     p.add_argument("--flip-tta", action="store_true", help="also score flip-averaged test")
     args = p.parse_args()
+    global DROPOUT
+    DROPOUT = args.dropout
     import keras
     import tensorflow as tf
     if args.threads:
@@ -130,7 +137,9 @@ def main() -> None:
         smooth = args.smooth > 0
         loss = (keras.losses.CategoricalCrossentropy(label_smoothing=args.smooth) if smooth
                 else "sparse_categorical_crossentropy")
-        model.compile(keras.optimizers.Adam(lr), loss, metrics=["accuracy"],
+        opt = (keras.optimizers.AdamW(lr, weight_decay=args.wd) if args.wd
+               else keras.optimizers.Adam(lr))
+        model.compile(opt, loss, metrics=["accuracy"],
                       steps_per_execution=args.spe, jit_compile=args.jit)
         onehot = (lambda y: np.eye(10, dtype=np.float32)[y]) if smooth else (lambda y: y)
         log = []
@@ -154,6 +163,7 @@ def main() -> None:
         model.fit(x_tr, onehot(y_tr), batch_size=batch, epochs=epochs, verbose=0,
                   validation_data=(x_val, onehot(y_val)), callbacks=[Clock()])
         print(json.dumps({"run": run, "params": model.count_params(), "smooth": args.smooth,
+                          "dropout": args.dropout, "wd": args.wd,
                           "warmup": args.warmup, "spe": args.spe, "threads": args.threads,
                           "seconds_accuracy": log}), flush=True)
 

@@ -208,7 +208,8 @@ def cnn_quick(input_shape, num_classes, *, optimizer="adam", learning_rate=4e-3,
       statistics keep up in a run of a few hundred steps;
     - adam at 4e-3 with a warm-up over 15% of the run, then cosine to 0, batch 128 (the
       registry's settings; batch 192 or 256, peaks of 3e-3 or 5e-3, a 30% warm-up, label
-      smoothing and a Dense(128) head all land within 0.3 points of 0.90 in 2 epochs)."""
+      smoothing and a Dense(128) head all land within 0.3 points of 0.90 in 2 epochs:
+      `benchmarks/cnn_speed.py quick` and `cnn_designs.py`)."""
     keras, layers = _keras(), _keras().layers
     x = inputs = _inputs(input_shape)
     x = layers.Rescaling(1 / 255, name="scale_0_1")(x)
