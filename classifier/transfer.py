@@ -121,6 +121,8 @@ def train_cached(model, dataset: Dataset, settings: TrainSettings | None = None,
     spent = time.perf_counter() - t0
     if s.max_seconds is not None:
         s = replace(s, max_seconds=max(s.max_seconds - spent, 0.0))
+    if s.seconds:  # a time budget counts the features' time too
+        s = replace(s, seconds=max(s.seconds - spent, 1.0))
     _compile_head(head, model)
     emit = (lambda point: on_metrics(_later(point, spent))) if on_metrics else None
     result = train(head, cached, s, on_metrics=emit, stop=stop, weights_of=model)

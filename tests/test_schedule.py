@@ -127,3 +127,13 @@ def test_flip_augmentation_trains_on_each_image_and_its_mirror():
     assert seen == [8]  # 80 images: 40 and their mirrors
     with pytest.raises(ValueError, match="augment must be one of"):
         TrainSettings(augment="rotate")
+
+
+def test_a_transfer_run_counts_its_feature_caching_in_the_budget():
+    """MobileNetV2 (random weights, offline) computes its frozen base's features once, then fits
+    the head: the budget covers both."""
+    data = make_dataset(n_train=64, n_test=16, shape=(32, 32, 3))
+    run = run_training(data, "mobilenetv2", TrainSettings(seconds=4, batch_size=16,
+                                                           pretrained=False))
+    assert run.result.seconds == pytest.approx(4, abs=1.0)
+    assert run.result.stopped is None
