@@ -84,7 +84,7 @@ def load(clients: int = 16, seconds: float = 60.0, train_model: str = "cnn") -> 
     job = None
     if train_model != "none":
         trainer = Client(url, verbose=False)
-        job = trainer.submit(train_model, 50, 128, "recipe's own", 0, "cosine", 0.1, api_name="/train")
+        job = trainer.submit(train_model, 50, 128, "recipe's own", 0, "cosine", 0.1, 0, api_name="/train")
     start = threading.Barrier(clients + 1)
 
     def predict_loop(k: int) -> None:
@@ -162,7 +162,7 @@ def uptime(trainings: int = 20, model: str = "mlp") -> dict:
         for _ in range(trainings):
             client = Client(url, verbose=False)
             t = time.perf_counter()
-            out = client.predict(model, 1, 256, "recipe's own", 0, "cosine", 0.1, api_name="/train")
+            out = client.predict(model, 1, 256, "recipe's own", 0, "cosine", 0.1, 0, api_name="/train")
             seconds.append(time.perf_counter() - t)
             if "after 1 epoch" not in str(out[2]):
                 raise RuntimeError(f"training did not finish: {out[2]}")
