@@ -35,7 +35,7 @@ def _value(v):
     return v.numpy() if hasattr(v, "numpy") else v
 
 
-def _budget_callback_class():
+def budget_callback_class():
     import keras
 
     class TimeBudget(keras.callbacks.Callback):

@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .data import Dataset
-from .schedule import _budget_callback_class, warmup_cosine
+from .schedule import budget_callback_class, warmup_cosine
 from .settings import TrainSettings
 
 PER_CLASS_MAX_IMAGES = 2000  # validation images val_per_class scores each epoch, spread evenly
@@ -242,7 +242,7 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     sized = s.lr_schedule == "cosine" and _size_schedule(
         model, (BUDGET_FIRST_GUESS_EPOCHS if s.seconds else epochs) * steps_per_epoch, warmup)
     scored = len(x_val) + min(len(x_val), PER_CLASS_MAX_IMAGES)  # validation, then per class
-    budget = (_budget_callback_class()(s.seconds, warmup, sized, scored / batch_size)
+    budget = (budget_callback_class()(s.seconds, warmup, sized, scored / batch_size)
               if s.seconds else None)
     live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds, x_val=x_val,
                                   y_val=y_val, num_classes=n, weights_of=keep, budget=budget)

@@ -67,13 +67,13 @@ def test_a_time_budget_ends_on_time_with_the_schedule_finished(step_seconds):
     """Slower or faster steps: the run still ends within a fraction of a second of its budget,
     its rate at ~0, and the schedule's length is the number of steps it really took."""
     data = make_dataset(n_train=200, n_test=20)
-    s = TrainSettings(seconds=3, batch_size=10, validation_split=0.1, warmup=0.15,
+    s = TrainSettings(seconds=4, batch_size=10, validation_split=0.1, warmup=0.15,
                       steps_per_execution=2)
     model = build_model("mlp", data.image_shape, data.num_classes, s)
     peak = float(model.optimizer.learning_rate.numpy())
     points = []
     result = train(model, data, s, on_metrics=points.append, callbacks=[SlowSteps(step_seconds)])
-    assert result.seconds == pytest.approx(3, abs=0.6)
+    assert result.seconds == pytest.approx(4, abs=0.8)
     assert result.stopped is None  # the plan, not a stop
     steps = int(model.optimizer.iterations.numpy())
     schedule = model.optimizer._learning_rate
@@ -90,11 +90,11 @@ def test_the_cli_trains_for_a_budget_and_saves_a_model_plain_keras_loads(tmp_pat
     data = make_dataset(n_train=300, n_test=30)
     monkeypatch.setattr("classifier.cli._load_dataset", lambda key, args: data)
     out = tmp_path / "run"
-    assert cli.main(["train", "--model", "cnn_quick", "--seconds", "2", "--out", str(out),
+    assert cli.main(["train", "--model", "cnn_quick", "--seconds", "4", "--out", str(out),
                      "--json"]) == 0
     model, meta = load_model(out)
-    assert meta["settings"]["seconds"] == 2
-    assert meta["train_seconds"] == pytest.approx(2, abs=0.8)
+    assert meta["settings"]["seconds"] == 4
+    assert meta["train_seconds"] == pytest.approx(4, abs=1.0)
     plain = keras.saving.load_model(out / "model.keras")  # no classifier objects inside
     x = data.x_test[:4]
     assert np.allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
