@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 
-FIRST_EVALUATION_SECONDS = 0.5  # tracing Keras' evaluation graph at the first epoch end
+# The first epoch's end traces Keras' evaluation and prediction graphs, as the first block of
+# steps traced the training graph: measured, 0.16-0.32 of the first block's extra time
+# (benchmarks/cnn_speed.py tails), so a budget keeps this share free until it is measured.
+EVALUATION_TRACE_SHARE = 0.3
 
 
 def warmup_cosine(peak: float, total_steps: int, warmup_share: float):
@@ -45,7 +48,12 @@ def budget_callback_class():
         The first compiled block of steps includes tracing, so it is not timed; from the second
         block on, steps per second are measured over everything since (validation included), and
         the schedule's length is set to the steps done plus those the time left allows. The run
-        ends at the block whose end is nearest the budget, with the rate at (or near) 0."""
+        ends at the block, or the epoch end, nearest the budget, with the rate at (or near) 0.
+        What an epoch's end costs (validation, per-class scores) is kept free: guessed until the
+        first epoch end measures it, that first one less the tracing it did (a share of the
+        first block's extra time, `EVALUATION_TRACE_SHARE`), then as last measured.
+
+        Put it after every other callback: its epoch-end decision times their epoch-end work."""
 
         def __init__(self, seconds: float, warmup_share: float, sized: bool = True,
                      epoch_end_batches: float = 0.0):
@@ -56,7 +64,7 @@ def budget_callback_class():
             super().__init__()
             self.seconds, self.warmup_share, self.sized = float(seconds), warmup_share, sized
             self.epoch_end_batches = epoch_end_batches
-            self.measured_tail = False
+            self.tails = 0           # epoch ends measured
             self.done = 0            # steps done in the run, over all epochs
             self.total = 0.0         # the schedule's current length in steps
             self.stopped = False
@@ -67,6 +75,7 @@ def budget_callback_class():
             self.mark = None         # (time, steps done) at the end of the first block
             self.block = 0.0         # seconds per compiled block, lately
             self.tail = 0.0          # seconds of epoch-end work after an epoch's last step
+            self.trace = 0.0         # seconds the first epoch end is guessed to spend tracing
             self.epoch_start = 0
             if not self.sized:
                 return
@@ -81,10 +90,6 @@ def budget_callback_class():
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_start = self.done
-            if epoch > 0:  # what followed the last step: validation and the epoch-end work
-                tail = time.perf_counter() - self.last
-                self.tail = max(self.tail, tail) if self.measured_tail else tail
-                self.measured_tail = True
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()
@@ -94,15 +99,28 @@ def budget_callback_class():
             else:
                 self.block = now - self.last
                 rate = (self.done - self.mark[1]) / max(now - self.mark[0], 1e-6)
-                if not self.measured_tail:  # a guess until an epoch end is timed: scoring a
-                    # batch costs about half a step, and the first evaluation traces its graph
-                    self.tail = self.epoch_end_batches / 2 / rate + FIRST_EVALUATION_SECONDS
+                if not self.tails:  # a guess until an epoch end is timed: scoring a batch
+                    # costs about half a step, and the first evaluation traces its graphs
+                    first_extra = self.mark[0] - self.t0 - self.mark[1] / rate
+                    self.trace = EVALUATION_TRACE_SHARE * max(first_extra, 0.0)
+                    self.tail = self.epoch_end_batches / 2 / rate + self.trace
                 left = max(self.seconds - (now - self.t0) - self.tail, 0.0)
                 self._resize(self.done + left * rate)
             self.last = now
             # stop where the next block would end further past the budget than this one, with
             # time kept for the epoch-end work (validation, per-class scores) that still follows
-            if now - self.t0 + self.block / 2 + self.tail >= self.seconds:
+            self._stop_if(now - self.t0 + self.block / 2 + self.tail >= self.seconds)
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            tail = now - self.last  # validation and the other callbacks' epoch-end work
+            self.tail = max(tail - self.trace, tail / 2) if not self.tails else tail
+            self.tails += 1
+            # another epoch costs at least a block and an epoch end: stop here if nearer
+            self._stop_if(now - self.t0 + (self.block + self.tail) / 2 >= self.seconds)
+
+        def _stop_if(self, due: bool) -> None:
+            if due:
                 self.stopped = True
                 self.model.stop_training = True
 

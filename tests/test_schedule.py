@@ -137,3 +137,33 @@ def test_a_transfer_run_counts_its_feature_caching_in_the_budget():
                                                            pretrained=False))
     assert run.result.seconds == pytest.approx(4, abs=1.0)
     assert run.result.stopped is None
+
+
+class SlowEpochEnds(keras.callbacks.Callback):
+    """Makes each step cost `step` seconds and each epoch's end `first` seconds the first time
+    (tracing the evaluation) and `later` seconds after."""
+
+    def __init__(self, step, first, later):
+        super().__init__()
+        self.step, self.first, self.later, self.ends = step, first, later, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(self.step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(self.first if self.ends == 0 else self.later)
+        self.ends += 1
+
+
+@pytest.mark.parametrize("budget", [1.6, 2.2, 2.8, 3.4])
+def test_a_budget_ends_at_the_epoch_end_nearest_it(budget):
+    """Epochs of ~1 s whose ends cost 0.4-0.6 s (what CI met: a run planned for 10 s that went
+    on past an epoch end into another block and another epoch end, 12.5 s): wherever the
+    budget falls against the epochs, the run ends within a block and half an epoch end of it."""
+    data = make_dataset(n_train=200, n_test=20)
+    s = TrainSettings(seconds=budget, batch_size=10, validation_split=0.1, warmup=0.15,
+                      steps_per_execution=3)
+    model = build_model("mlp", data.image_shape, data.num_classes, s)
+    result = train(model, data, s, callbacks=[SlowEpochEnds(0.03, 0.6, 0.4)])
+    assert result.seconds == pytest.approx(budget, abs=0.5), (result.epochs_done,
+                                                               result.stopped_in)
