@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batches import batches
 from .data import Dataset
 
 CHANCE_MARGIN = 0.05  # a test accuracy this close to the baseline counts as "learned nothing"
@@ -88,7 +89,8 @@ def predict_probabilities(model, x: np.ndarray, batch_size: int = 1024) -> np.nd
     from .models import probability_model
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
-    return np.asarray(probability_model(model).predict(x, batch_size=batch_size, verbose=0))
+    return np.asarray(probability_model(model).predict(batches(x, batch_size=batch_size),
+                                                       verbose=0))
 
 
 def evaluate(model, dataset: Dataset) -> Evaluation:

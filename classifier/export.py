@@ -29,6 +29,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 SEED = {seed}
 EPOCHS = {epochs}
@@ -82,6 +83,16 @@ def targets(y):
     return np.eye(len(CLASS_NAMES), dtype="float32")[y] if ONE_HOT else y
 
 
+def batches(x, y, shuffle=False):
+    \"\"\"(images, labels) in batches of BATCH_SIZE, shuffled into a new order at each epoch,
+    as the app feeds them (Keras' own `fit(x, y, shuffle=True)` repeats one order when seeded).\"\"\"
+    order = tf.data.Dataset.range(len(x))
+    if shuffle:
+        order = order.shuffle(len(x), seed=SEED, reshuffle_each_iteration=True)
+    x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(targets(y))
+    return order.batch(BATCH_SIZE).map(lambda i: (tf.gather(x, i), tf.gather(y, i))).prefetch(2)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="default: %(default)s")
@@ -103,8 +114,8 @@ def main():
     if FLIP:
         x_train, y_train = np.concatenate([x_train, x_train[:, :, ::-1]]), np.concatenate([y_train, y_train])
     compile_model(model, args.epochs * math.ceil(len(x_train) / BATCH_SIZE))
-    model.fit(x_train, targets(y_train), batch_size=BATCH_SIZE, epochs=args.epochs, shuffle=True,
-              validation_data=(val[0], targets(val[1])) if len(val[0]) else None, verbose=2)
+    model.fit(batches(x_train, y_train, shuffle=True), epochs=args.epochs, shuffle=False,
+              validation_data=batches(*val) if len(val[0]) else None, verbose=2)
     loss, accuracy = model.evaluate(x_test, targets(y_test), batch_size=1024, verbose=0)
     print(f"test accuracy: {{accuracy:.4f}} (test loss {{loss:.4f}}, {{len(x_test):,}} images)")
     model.save(args.output)

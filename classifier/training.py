@@ -29,6 +29,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from .batches import batches
 from .data import Dataset
 from .schedule import budget_callback_class, warmup_cosine
 from .settings import TrainSettings
@@ -246,13 +247,17 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
               if s.seconds else None)
     live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds, x_val=x_val,
                                   y_val=y_val, num_classes=n, weights_of=keep, budget=budget)
-    callbacks = [*([budget] if budget else []), live, *(callbacks or [])]
+    callbacks = [live, *(callbacks or [])]
     if s.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=s.tensorboard_dir))
-    validation = (x_val, targets_for(model, y_val, n)) if len(x_val) else None
+    if budget:  # last: it times the others' epoch-end work
+        callbacks.append(budget)
+    validation = batches(x_val, targets_for(model, y_val, n), batch_size) if len(x_val) else None
     t0 = time.perf_counter()
-    hist = model.fit(x_tr, targets_for(model, y_tr, n), batch_size=batch_size, epochs=epochs,
-                     validation_data=validation, callbacks=callbacks, verbose=0, shuffle=True)
+    hist = model.fit(batches(x_tr, targets_for(model, y_tr, n), batch_size, shuffle=True,
+                             seed=s.seed),
+                     epochs=epochs, validation_data=validation, callbacks=callbacks, verbose=0,
+                     shuffle=False)  # the batches reshuffle themselves
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     complete = len(live.epoch_seconds) - (live.stopped_in is not None)
     return TrainResult(history, live.batches, complete, time.perf_counter() - t0, live.stopped,
