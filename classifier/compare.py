@@ -105,14 +105,17 @@ def run_colours(names: list[str]) -> dict[str, str]:
 
 def curve_figure(frame: pd.DataFrame, colours: dict[str, str], x: str = "epoch"):
     """The curves of `curve_frame` in their runs' colours, every epoch a dot (so a one-epoch
-    run shows); seconds on a log axis, so a slow run does not squash the fast ones."""
+    run shows), the session's own runs (solid) over the shipped ones (dashed); seconds on a log
+    axis, so a slow run does not squash the fast ones."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator, ScalarFormatter
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     ax = fig.add_subplot()
     for name, rows in frame.groupby("run", sort=False):
+        own = name.startswith("#")
         ax.plot(rows[x], rows.val_accuracy, marker="o", markersize=5 if len(rows) > 1 else 8,
-                color=colours[name], linestyle="-" if name.startswith("#") else "--", label=name)
+                color=colours[name], linestyle="-" if own else "--", label=name,
+                zorder=3 if own else 2)
     if x == "seconds":
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(ScalarFormatter())  # 10, 100, not 10^1, 10^2

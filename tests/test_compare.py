@@ -118,3 +118,12 @@ def test_curve_figure_shows_a_one_epoch_run_and_logs_seconds():
     assert one.get_color() == compare.RUN_COLOURS[0]
     by_seconds = compare.curve_figure(compare.curve_frame(runs, "seconds"), colours, "seconds")
     assert by_seconds.axes[0].get_xscale() == "log"
+
+
+def test_the_sessions_own_runs_are_drawn_over_the_shipped_ones():
+    """A new 2-epoch run sat under the shipped MLP's dashed line (the same first epochs)."""
+    runs = [("#1 mine", meta()), ("Fashion-MNIST: MLP (shipped)", meta())]
+    colours = compare.run_colours([name for name, _ in runs])
+    ax = compare.curve_figure(compare.curve_frame(runs), colours).axes[0]
+    z = {line.get_label(): line.get_zorder() for line in ax.lines}
+    assert z["#1 mine"] > z["Fashion-MNIST: MLP (shipped)"]
