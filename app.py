@@ -27,7 +27,8 @@ from starlette.middleware import Middleware
 from classifier import arguments, figures, help_texts
 from classifier.admission import Admission
 from classifier.folders import ZIP_IMAGE_CHOICES
-from classifier.live import CallerGone, limit_heap_arenas, release_memory
+from classifier.jobs import CallerGone, TrainingLost
+from classifier.memory import limit_heap_arenas, release_memory
 from classifier.models import MODELS, build_model
 from classifier.preprocess import MAX_PIXELS, WORKING_SIDE, BlankImage, open_image
 from classifier.saliency import overlay
@@ -37,7 +38,7 @@ from classifier.traffic import OPEN_STREAMS, TrafficMiddleware
 
 LOW_CONFIDENCE = 0.5
 SEED_MAX = 2**32 - 1  # what numpy's generators take
-ADMISSION = Admission(slots=2, max_waiting=8)  # 2 trainings share the 2 vCPUs; 8 more may wait
+ADMISSION = Admission(slots=2, max_waiting=8)  # slots: the trainer's (start_trainer); 8 may wait
 START_GRACE = 5.0  # s an API caller has, once its training's turn comes, to open its result stream
 SESSION_IDLE_SECONDS = float(os.environ.get("CLASSIFIER_SESSION_IDLE_SECONDS", 300))
 BLACK_CANVAS = np.zeros((280, 280), dtype=np.uint8)
@@ -261,7 +262,7 @@ def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, 
         yield from _train(session, keep, data, model_key, settings, listener, place, progress)
     except CallerGone:
         return  # dropped as its caller left; nobody is there to tell
-    except ValueError as exc:
+    except (ValueError, TrainingLost) as exc:
         raise gr.Error(str(exc))
     finally:
         place.leave()
@@ -296,14 +297,14 @@ def _turn(place, listener, keep):
 def _train(session, keep, data, model_key, settings, listener, place, progress):
     """The training itself, streamed; it stops within a step once its caller stops listening,
     and its trainer is free as soon as it ends (even if the server stops pulling this)."""
-    from classifier.live import stream_training
+    from classifier.trainers import train_stream
 
     def gone() -> bool:
         place.touch()
         return not OPEN_STREAMS.listening(listener)
 
     points, stop = [], session.new_stop()
-    for item in stream_training(data, model_key, settings, stop, gone=gone, done=place.leave):
+    for item in train_stream(data, model_key, settings, stop, gone=gone, done=place.leave):
         if isinstance(item, list):
             points += item
             last = item[-1]
@@ -819,10 +820,22 @@ def forget_idle_sessions(blocks: gr.Blocks, idle: float) -> int:
     return len(stale)
 
 
+def start_trainer() -> None:
+    """Choose where trainings run (trainers.py: local worker processes unless RAY_ADDRESS
+    says a cluster), admit as many at a time as it has slots, and warm its workers now rather
+    than at the first Train."""
+    from classifier import trainers
+    back_end = trainers.trainer()
+    ADMISSION.slots = back_end.slots
+    if hasattr(back_end, "start"):
+        back_end.start()
+
+
 limit_heap_arenas()
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio's own decoding too (it refuses past twice this)
 demo = build()
 watch_sessions()
+start_trainer()
 
 if __name__ == "__main__":
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

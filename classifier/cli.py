@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import threading
 from pathlib import Path
 
 
@@ -49,9 +50,17 @@ def _epoch_line(p: dict) -> str:
             f"{val}  {p['epoch_seconds']:.1f}s{eta}")
 
 
+def _back_end():
+    """This process, unless the environment names a back end (trainers.py): a Ray cluster, say."""
+    from . import trainers
+    if os.environ.get("CLASSIFIER_TRAINER") or os.environ.get("RAY_ADDRESS"):
+        return trainers.trainer()
+    return trainers.InlineTrainer()
+
+
 def cmd_train(args) -> None:
-    from .run import run_training
     from .settings import TrainSettings
+    from .trainers import train_stream
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                              learning_rate=args.lr, validation_split=args.validation_split,
                              seed=args.seed, lr_schedule=args.schedule,
@@ -66,7 +75,14 @@ def cmd_train(args) -> None:
         if p["kind"] == "epoch":
             _print({k: v for k, v in p.items() if k != "kind"}, args.json, _epoch_line(p))
 
-    run = run_training(dataset, args.model, settings, on_metrics=on_metrics)
+    run = None
+    for item in train_stream(dataset, args.model, settings, threading.Event(),
+                             back_end=_back_end()):
+        if isinstance(item, list):
+            for point in item:
+                on_metrics(point)
+        else:
+            run = item
     folder = run.save(args.out)
     ev = run.evaluation
     _print({"final": True, "test_accuracy": ev.accuracy, "test_loss": ev.loss,

@@ -1,7 +1,7 @@
 """One whole training run, as the CLI and the app do it: build, train, evaluate, describe, save."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,7 @@ class Run:
     model: object
     result: TrainResult
     evaluation: Evaluation
+    worker: dict = field(default_factory=dict)  # where it trained, when not in this process
 
     def metadata(self) -> dict:
         """What is saved beside the model (and shown about it)."""
@@ -37,6 +38,7 @@ class Run:
             "epoch_seconds": [round(s, 2) for s in r.epoch_seconds], "history": r.history,
             "test_accuracy": self.evaluation.accuracy, "test_loss": self.evaluation.loss,
             "per_class_accuracy": self.evaluation.per_class_accuracy(),
+            **({"trained_on": self.worker} if self.worker else {}),
         }
 
     def save(self, folder: str | Path) -> Path:

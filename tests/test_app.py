@@ -1,8 +1,9 @@
 """The app's handlers called directly, and the running app driven through gradio_client."""
 import json
+import os
+import threading
 from dataclasses import replace
 from pathlib import Path
-import threading
 
 import numpy as np
 import pytest
@@ -164,25 +165,51 @@ def test_two_clients_train_at_once_and_get_their_own_runs(client):
         assert f"after {epochs} complete epoch" in status
 
 
-def _training_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("train-") and t.is_alive()]
+def _trainings_running():
+    from classifier.trainers import trainer
+    return trainer().running
 
 
 def test_cancelled_client_stops_its_training(client):
-    """A closed tab (a cancelled job) ends that user's run: the training thread exits."""
+    """A closed tab (a cancelled job) ends that user's run: its worker drops the job and is
+    free again."""
     import time
     c = Client(client.src, verbose=False)
     job = c.submit("mlp", 50, 64, "recipe's own", 0, "cosine", 0.1, api_name="/train")
     deadline = time.time() + 60
-    while not _training_threads() and time.time() < deadline:
+    while not _trainings_running() and time.time() < deadline:
         time.sleep(0.2)
-    assert _training_threads(), "training never started"
+    assert _trainings_running(), "training never started"
     time.sleep(1.0)
     job.cancel()
     deadline = time.time() + 30
-    while _training_threads() and time.time() < deadline:
+    while _trainings_running() and time.time() < deadline:
         time.sleep(0.2)
-    assert not _training_threads()
+    assert not _trainings_running()
+
+
+def test_a_killed_training_process_costs_one_run_and_nothing_else(client):
+    """Issue 11: `kill -9` of the worker mid-run (as the out-of-memory killer would): that caller
+    gets a plain message, the server answers /predict, and the next training works."""
+    import signal
+    import time
+    from classifier.trainers import trainer
+    c = Client(client.src, verbose=False)
+    job = c.submit("mlp", 50, 64, "recipe's own", 0, "cosine", 0.1, api_name="/train")
+    deadline = time.time() + 60
+    while not trainer().busy_pids() and time.time() < deadline:
+        time.sleep(0.2)
+    pid, = trainer().busy_pids()
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(Exception, match="the training process stopped unexpectedly") as err:
+        job.result(timeout=60)
+    assert "nothing else was affected" in str(err.value) and "Traceback" not in str(err.value)
+    probs = client.predict("Fashion-MNIST: MLP (shipped)", handle_file("assets/examples/fashion-sneaker.png"),
+                           api_name="/predict")
+    assert max(probs, key=probs.get) == "Sneaker"
+    *_, status = c.predict("mlp", 1, 256, "recipe's own", 0, "cosine", 0.1, api_name="/train")[:3]
+    assert "after 1 complete epoch" in status
 
 
 def test_bad_zip_upload_is_a_clear_error(tmp_path):
