@@ -35,6 +35,18 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _children_rss_mb(pid: int) -> float:
+    """Resident memory of a process's children (the app's training workers)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += _rss_mb(int(child))
+            except OSError:  # it ended meanwhile
+                pass
+    return total
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -157,7 +169,7 @@ def uptime(trainings: int = 20, model: str = "mlp") -> dict:
     from gradio_client import Client
     proc, port = _server()
     url = f"http://127.0.0.1:{port}/"
-    rss, seconds = [], []
+    rss, seconds, workers = [], [], []
     try:
         for _ in range(trainings):
             client = Client(url, verbose=False)
@@ -168,11 +180,13 @@ def uptime(trainings: int = 20, model: str = "mlp") -> dict:
                 raise RuntimeError(f"training did not finish: {out[2]}")
             client.close() if hasattr(client, "close") else None
             rss.append(_rss_mb(proc.pid))
+            workers.append(_children_rss_mb(proc.pid))
     finally:
         _stop(proc)
     table(f"Server memory over {trainings} trainings ({model}, 1 epoch, each from a new client)",
-          ["after training", "server RSS MB", "seconds"],
-          [[i + 1, round(m, 1), round(s, 1)] for i, (m, s) in enumerate(zip(rss, seconds))])
+          ["after training", "server RSS MB", "training workers' RSS MB", "seconds"],
+          [[i + 1, round(m, 1), round(w, 1), round(s, 1)]
+           for i, (m, w, s) in enumerate(zip(rss, workers, seconds))])
     result = {"trainings": trainings, "rss_first_mb": round(rss[0], 1), "rss_last_mb": round(rss[-1], 1),
               "rss_max_mb": round(max(rss), 1), "growth_mb": round(rss[-1] - rss[0], 1),
               "median_seconds": round(statistics.median(seconds), 1)}

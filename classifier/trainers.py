@@ -104,13 +104,15 @@ def trainer():
         return _TRAINER
 
 
-def use(back_end) -> None:
-    """Train with `back_end` from now on (tests, a CLI flag); the previous one is closed."""
+def use(back_end, close: bool = True):
+    """Train with `back_end` from now on (tests, a CLI flag); returns the previous one, closed
+    unless `close` is False (to come back to it)."""
     global _TRAINER
     with _TRAINER_LOCK:
         old, _TRAINER = _TRAINER, back_end
-    if old is not None and old is not back_end and hasattr(old, "close"):
+    if close and old is not None and old is not back_end and hasattr(old, "close"):
         old.close()
+    return old
 
 
 def _from_environment():

@@ -225,7 +225,10 @@ class ProcessTrainer:
             return [w.process.pid for w in self.busy]
 
     def close(self) -> None:
-        """End every worker (idle ones at once)."""
+        """End the idle workers (busy ones end as their trainings do); the next training
+        starts fresh ones."""
+        with self._lock:
+            self._started = False
         while True:
             try:
                 worker = self._idle.get_nowait()
@@ -313,7 +316,9 @@ class ProcessTrainer:
         except (OSError, ValueError) as exc:  # the pipe broke while sending the job
             final = TrainingLost(f"its pipe broke: {exc}")
         finally:  # the slot is free before the caller hears how the run ended
-            if healthy and not retiring and worker.process.is_alive():
+            if not self._started:  # closed meanwhile
+                worker.end()
+            elif healthy and not retiring and worker.process.is_alive():
                 self._idle.put(worker)
             else:  # dead, silent or retiring: a fresh one takes its place
                 worker.end()
