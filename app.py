@@ -284,7 +284,8 @@ def _turn(place, listener, keep):
         if not OPEN_STREAMS.listening(listener):
             return False
         yield (keep, gr.update(), gr.update(),
-               help_texts.waiting_line(place.ahead(), ADMISSION.slots), *[gr.update()] * 7)
+               help_texts.waiting_line(place.ahead(), ADMISSION.slots, place.wait_estimate()),
+               *[gr.update()] * 7)
     turn = time.monotonic()
     while not OPEN_STREAMS.listening(listener):
         if time.monotonic() - turn > START_GRACE:

@@ -9,9 +9,12 @@ server stopped running when its client left) is dropped, so it cannot hold the l
 """
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import deque
+
+RECENT_RUNS = 20  # trainings whose lengths make the waiting estimate
 
 
 class Refused(ValueError):
@@ -24,6 +27,7 @@ class Place:
     def __init__(self, admission: "Admission", key: str):
         self.admission, self.key, self.running = admission, key, False
         self.touched = time.monotonic()
+        self.started = 0.0  # when it got its slot
 
     def touch(self) -> None:
         """Say the owner is still there (while waiting, and every training step)."""
@@ -36,6 +40,10 @@ class Place:
     def ahead(self) -> int:
         """Trainings waiting before this one (0 when next, or running)."""
         return self.admission._ahead(self)
+
+    def wait_estimate(self) -> float | None:
+        """Seconds until this place is likely to get a slot (None before any run has ended)."""
+        return self.admission._estimate(self)
 
     def leave(self) -> None:
         """Give up the slot or the place in line (safe to call twice)."""
@@ -58,6 +66,7 @@ class Admission:
         self._cond = threading.Condition()
         self._line: deque[Place] = deque()
         self._places: dict[str, Place] = {}
+        self._lengths: deque[float] = deque(maxlen=RECENT_RUNS)  # seconds recent runs held a slot
 
     @property
     def running(self) -> int:
@@ -101,7 +110,8 @@ class Admission:
         """Give free slots to the head of the line (call with the lock held)."""
         self._drop_stale()
         while self._line and self._free() > 0:
-            self._line.popleft().running = True
+            place = self._line.popleft()
+            place.running, place.started = True, time.monotonic()
             self._cond.notify_all()
 
     def _wait(self, place: Place, timeout: float) -> bool:
@@ -123,5 +133,22 @@ class Admission:
             del self._places[place.key]
             if place in self._line:
                 self._line.remove(place)
+            if place.running:
+                self._lengths.append(time.monotonic() - place.started)
             place.running = False
             self._promote()
+
+    def _estimate(self, place: Place) -> float | None:
+        """The runs ahead of `place` and the ones running, shared over the slots, each as long
+        as recent runs' median; the running ones' time spent taken off."""
+        with self._cond:
+            if not self._lengths or place not in self._line:
+                return None
+            typical = statistics.median(self._lengths)
+            now = time.monotonic()
+            left = sorted(max(typical - (now - p.started), 0.0)
+                          for p in self._places.values() if p.running)
+            ends = (left + [0.0] * self.slots)[:self.slots]  # when each slot frees
+            for _ in range(self._line.index(place)):  # those ahead take the earliest slots
+                ends[ends.index(min(ends))] += typical
+            return min(ends)

@@ -200,11 +200,18 @@ def why_line(method: str, label: str) -> str:
     return f"  \n*Why {label}: bright means {how}.*"
 
 
-def waiting_line(ahead: int, slots: int) -> str:
-    """The status while a training waits for one of the server's trainers."""
+def waiting_line(ahead: int, slots: int, estimate: float | None = None) -> str:
+    """The status while a training waits for one of the server's trainers: its place, and
+    when it should start (from recent runs' lengths, once there are some)."""
     where = "next in line" if ahead == 0 else f"{ahead} training{'s' if ahead != 1 else ''} ahead"
+    when = f"; it should start in about {_duration(estimate)}" if estimate is not None else ""
     return (f"**Waiting for a free trainer** ({slots} trainings run at a time on this server; "
-            f"{where}). It starts by itself; keep this page open.")
+            f"{where}{when}). It starts by itself; keep this page open.")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(5, int(round(seconds / 5.0)) * 5)  # to 5 s: an estimate, not a promise
+    return f"{seconds} s" if seconds < 90 else f"{round(seconds / 60)} min"
 
 
 def starting_line(model_title: str, dataset_title: str) -> str:

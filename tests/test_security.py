@@ -153,6 +153,28 @@ def test_admission_one_place_per_session_and_a_short_line():
     assert line.running == 0 and line.enter("c").wait(0)
 
 
+def test_a_waiting_training_is_told_its_place_and_when_it_should_start(monkeypatch):
+    """Issue 11 item 5: the place in line, and an estimate from recent runs' lengths (none
+    before any run has ended)."""
+    from classifier import admission, help_texts
+    clock = [1000.0]
+    monkeypatch.setattr(admission.time, "monotonic", lambda: clock[0])
+    line = Admission(slots=2, max_waiting=8, stale=3600)
+    a, b = line.enter("a"), line.enter("b")
+    assert a.wait(0) and b.wait(0)
+    c, d, e = line.enter("c"), line.enter("d"), line.enter("e")
+    assert c.wait_estimate() is None  # nothing to go by yet
+    assert "next in line" in help_texts.waiting_line(c.ahead(), 2, c.wait_estimate())
+    clock[0] += 40
+    a.leave()  # a 40 s run: c takes its slot
+    assert c.wait(0) and (d.ahead(), e.ahead()) == (0, 1)
+    clock[0] += 10  # b has run 50 s, c 10 s: runs take 40 s
+    assert d.wait_estimate() == pytest.approx(0)  # b is past the typical length: any moment
+    assert e.wait_estimate() == pytest.approx(30)  # c's slot frees in 30 s
+    text = help_texts.waiting_line(e.ahead(), 2, e.wait_estimate())
+    assert "1 training ahead; it should start in about 30 s" in text
+
+
 def _wait_until(condition, seconds: float) -> float:
     t = time.monotonic()
     while not condition():
