@@ -176,7 +176,7 @@ def uptime(trainings: int = 20, model: str = "mlp") -> dict:
             t = time.perf_counter()
             out = client.predict(model, 1, 256, "recipe's own", 0, "cosine", 0.1, 0, api_name="/train")
             seconds.append(time.perf_counter() - t)
-            if "after 1 epoch" not in str(out[2]):
+            if "after 1 complete epoch" not in str(out[2]):
                 raise RuntimeError(f"training did not finish: {out[2]}")
             client.close() if hasattr(client, "close") else None
             rss.append(_rss_mb(proc.pid))

@@ -2,13 +2,16 @@
 
     python benchmarks/workers.py first-point [--repeats 5]   # Train -> first curve point
     python benchmarks/workers.py throughput                  # 8 trainings queued, 1 vs 2 slots
+    python benchmarks/workers.py predict-latency             # /predict idle vs during a CNN run
 
 `first-point` alternates an in-process run (`InlineTrainer`, what the app did before) and a run
 in a warm worker (`ProcessTrainer`), for the MLP and the Quick CNN on Fashion-MNIST, and prints
 the medians of the seconds from submitting to the first metric point and to the finished run
 (the model back in this process). `throughput` submits 8 one-epoch MLP trainings at once to a
 `ProcessTrainer` with 1 slot (2 threads) and with 2 slots (1 thread each), and prints the wall
-time until all 8 are back. Server memory over many trainings: `benchmarks/stress.py uptime`.
+time until all 8 are back. `predict-latency` starts `python app.py` and times /predict over plain
+HTTP (p50, p95 of 100 calls) idle, then while a client trains the tutorial CNN, same server.
+Server memory over many trainings: `benchmarks/stress.py uptime`.
 Run alone: this machine's speed swings under other load.
 """
 import argparse
@@ -93,15 +96,43 @@ def throughput(jobs: int = 8) -> None:
         print(f"| {slots} | {threads} | {last:.1f} | {median:.1f} | {jobs / last * 60:.1f} |")
 
 
+def predict_latency(calls: int = 100) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench import _raw_http_latency
+    from gradio_client import Client
+    from stress import EXAMPLES, _server, _stop
+    proc, port = _server()
+    try:
+        idle = _raw_http_latency(port, EXAMPLES[0], calls)
+        trainer = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        job = trainer.submit("cnn", 50, 256, "recipe's own", 0, "cosine", 0.1, 0, api_name="/train")
+        deadline = time.time() + 120
+        while not any("poch" in str(u[2]) for u in job.outputs()) and time.time() < deadline:
+            time.sleep(0.5)
+        busy = _raw_http_latency(port, EXAMPLES[0], calls)
+        status = str(job.outputs()[-1][2])[:80]
+        job.cancel()
+    finally:
+        _stop(proc)
+    print(f"\n/predict over plain HTTP, {calls} calls each, one server (training: {status!r})")
+    print("| while | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    print(f"| idle | {idle[0] * 1000:.1f} | {idle[1] * 1000:.1f} |")
+    print(f"| a CNN trains (in a worker process) | {busy[0] * 1000:.1f} | {busy[1] * 1000:.1f} |")
+    print(f"p50 ratio {busy[0] / idle[0]:.2f}x")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("section", choices=["first-point", "throughput"])
+    p.add_argument("section", choices=["first-point", "throughput", "predict-latency"])
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args(argv)
     if args.section == "first-point":
         first_point(args.repeats)
-    else:
+    elif args.section == "throughput":
         throughput()
+    else:
+        predict_latency()
 
 
 if __name__ == "__main__":
