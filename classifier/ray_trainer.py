@@ -33,7 +33,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .jobs import CallerGone, Job, Record, TrainingLost, where
-from .trainers import drain
+from .trainers import drain, relay
 from .workers import OUTCOMES
 
 POLL_SECONDS = 0.25  # how often a task asks the stop board whether its run should stop
@@ -275,19 +275,12 @@ class RayTrainer:
         watcher.start()
         ended = False
         try:
-            while True:
-                last_pull[0] = time.monotonic()
-                items = drain(inbox, every)
-                points = [i for i in items if isinstance(i, dict)]
-                if points:
-                    yield points
-                for item in items:
-                    if not isinstance(item, dict):
-                        ended = True
-                        if isinstance(item, BaseException):
-                            raise item
-                        yield item
-                        return
+            for item in relay(inbox, last_pull, every):
+                if not isinstance(item, list):
+                    ended = True
+                    if isinstance(item, BaseException):
+                        raise item
+                yield item
         finally:
             if not ended:
                 dropped.set()  # the consumer went away: the watcher cancels the task

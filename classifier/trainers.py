@@ -146,6 +146,25 @@ def train_stream(dataset: Dataset, model_key: str, settings: TrainSettings,
         return
 
 
+def relay(inbox: queue.Queue, last_pull: list, every: float) -> Iterator[list[dict] | object]:
+    """What a back end's watcher thread puts in `inbox`, as its `stream` passes it on: lists of
+    points, at most one each `every` s (one a compiled block froze the page's curves), then the
+    outcome as it is (a `Record` or the exception to raise). `last_pull[0]` is the time of the
+    latest pull, for the watcher's patience."""
+    while True:
+        last_pull[0] = time.monotonic()
+        items = drain(inbox, every)
+        points = [i for i in items if isinstance(i, dict)]
+        if points:
+            yield points
+            if len(points) == len(items):  # more to come: wait out the rest of `every`
+                time.sleep(max(every - (time.monotonic() - last_pull[0]), 0.0))
+        outcome = [i for i in items if not isinstance(i, dict)]
+        if outcome:
+            yield outcome[0]
+            return
+
+
 def drain(points: queue.Queue, timeout: float) -> list:
     """Everything queued now, waiting up to `timeout` for the first item."""
     try:

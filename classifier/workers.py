@@ -23,7 +23,7 @@ import time
 from typing import Callable, Iterator
 
 from .jobs import CallerGone, Job, Record, TrainingLost, where
-from .trainers import drain
+from .trainers import relay
 
 RUN, STOP, CANCEL = 0, 1, 2  # a worker's control value: go on, stop (keep the run), drop it
 HEARTBEAT_SECONDS = 1.0
@@ -256,21 +256,12 @@ class ProcessTrainer:
         watcher.start()
         ended = False
         try:
-            while True:
-                last_pull[0] = time.monotonic()
-                items = drain(inbox, every)
-                points = [i for i in items if isinstance(i, dict)]
-                if points:
-                    yield points
-                    if len(points) == len(items):  # more to come: at most one list per `every`
-                        time.sleep(max(every - (time.monotonic() - last_pull[0]), 0.0))
-                for item in items:
-                    if not isinstance(item, dict):
-                        ended = True
-                        if isinstance(item, BaseException):
-                            raise item
-                        yield item
-                        return
+            for item in relay(inbox, last_pull, every):
+                if not isinstance(item, list):
+                    ended = True  # before anything else: the worker may already serve another
+                    if isinstance(item, BaseException):
+                        raise item
+                yield item
         finally:
             if not ended:
                 worker.control.value = CANCEL  # the consumer went away: drop the run

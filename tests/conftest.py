@@ -1,6 +1,7 @@
 """Shared fixtures: offline, quiet, tiny datasets made in memory."""
 import contextlib
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CLASSIFIER_OFFLINE"] = "1"
@@ -74,3 +75,22 @@ def running_app():
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.demo.close()
+
+
+def items_of(stream):
+    """All the points a training stream yields, and its last item (the run or record)."""
+    points, last = [], None
+    for item in stream:
+        if isinstance(item, list):
+            points += item
+        else:
+            last = item
+    return points, last
+
+
+def wait_for(condition, seconds=60.0):
+    """Poll `condition` for up to `seconds`; its last value."""
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.1)
+    return condition()

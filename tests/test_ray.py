@@ -20,7 +20,7 @@ from classifier.jobs import CallerGone, Job, Record
 from classifier.run import Run
 from classifier.settings import TrainSettings
 from classifier.trainers import train_stream
-from conftest import make_dataset, running_app
+from conftest import items_of, make_dataset, running_app, wait_for
 
 LONG = TrainSettings(epochs=200, batch_size=4, steps_per_execution=1)
 
@@ -102,21 +102,6 @@ def cluster(ray_cluster):
     trainer.close()
 
 
-def items_of(stream):
-    points, last = [], None
-    for item in stream:
-        if isinstance(item, list):
-            points += item
-        else:
-            last = item
-    return points, last
-
-
-def wait_for(condition, seconds=60.0):
-    end = time.monotonic() + seconds
-    while not condition() and time.monotonic() < end:
-        time.sleep(0.1)
-    return condition()
 
 
 def test_a_training_streams_from_a_ray_task_and_its_record_comes_home(cluster):

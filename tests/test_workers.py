@@ -13,7 +13,7 @@ from classifier.run import Run
 from classifier.settings import TrainSettings
 from classifier.trainers import InlineTrainer, train_stream
 from classifier.workers import ProcessTrainer
-from conftest import make_dataset
+from conftest import items_of, make_dataset, wait_for
 
 LONG = TrainSettings(epochs=200, batch_size=4, steps_per_execution=1)
 
@@ -25,15 +25,6 @@ def workers():
     trainer.close()
 
 
-def items_of(stream):
-    points, run = [], None
-    for item in stream:
-        if isinstance(item, list):
-            points += item
-        else:
-            run = item
-    return points, run
-
 
 def alive(pid: int) -> bool:
     try:
@@ -42,12 +33,6 @@ def alive(pid: int) -> bool:
         return False
     return True
 
-
-def wait_for(condition, seconds=60.0):
-    end = time.monotonic() + seconds
-    while not condition() and time.monotonic() < end:
-        time.sleep(0.1)
-    return condition()
 
 
 def test_a_run_in_a_worker_equals_the_same_run_in_this_process(workers):
