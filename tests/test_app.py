@@ -90,8 +90,10 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     assert [Path(f).name for f in files] == ["model.keras", "train_mlp_tiny.py", "metrics.json"]
     assert json.loads(Path(files[2]).read_text())["test_accuracy"] == session.trained[name].run.evaluation.accuracy
     assert updates[0][4] is None  # the old run's heat-map cleared first
-    heat_maps = [u[4] for u in updates[1:] if not isinstance(u[4], dict)]  # a new figure each epoch
-    assert len(heat_maps) == 2 and heat_maps[-1].axes[0].get_title()
+    heat_maps = [u[4] for u in updates[1:] if not isinstance(u[4], dict)]  # redrawn as epochs end
+    assert 1 <= len(heat_maps) <= 2 and heat_maps[-1].axes[0].get_title()  # (a fast run's two
+    grid = heat_maps[-1].axes[0].images[0].get_array()  # epochs may arrive in one list of points)
+    assert grid.shape == (3, 2) and grid.count() == 6  # each class after each of the 2 epochs
     slider = updates[-1][10]
     assert slider["visible"] and slider["maximum"] == 2 and slider["value"] == 2
 
