@@ -214,11 +214,15 @@ def _model_layout(key: str, image_shape: tuple, num_classes: int) -> tuple[str, 
 TRAIN_FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 256, 512),
                   learning_rate=(0, 10), validation=(0.05, 0.3),
                   optimizers=("recipe's own", "adam", "sgd", "rmsprop"),
-                  schedules=("cosine", "constant"), seconds=(0, 600))
+                  schedules=("cosine", "constant"), seconds=(0, 600),
+                  data_percent=(1, 100), wrong_percent=(0, 80),  # the lab
+                  dropouts={"the recipe's own": None, "off": 0.0, "0.2": 0.2, "0.5": 0.5},
+                  weight_decays={"off": 0.0, "0.01 (light)": 0.01, "0.1 (strong)": 0.1})
 
 
 def train_settings(model_key, epochs, batch_size, optimizer, learning_rate, schedule,
-                   val_share, seconds=0) -> TrainSettings:
+                   val_share, seconds=0, data_percent=100, wrong_percent=0,
+                   dropout="the recipe's own", weight_decay="off") -> TrainSettings:
     """The Train form's values, each checked (they may come from anyone, as any JSON)."""
     form = TRAIN_FORM
     arguments.choice("model", model_key, list(MODELS))
@@ -227,6 +231,12 @@ def train_settings(model_key, epochs, batch_size, optimizer, learning_rate, sche
     if 0 < budget < 5:
         raise ValueError("a time budget must be at least 5 seconds (0 trains by epochs)")
     return TrainSettings(
+        data_share=arguments.number("share of the training images (%)", data_percent,
+                                    *form["data_percent"]) / 100,
+        label_noise=arguments.number("wrong labels (%)", wrong_percent, *form["wrong_percent"]) / 100,
+        dropout=form["dropouts"][arguments.choice("dropout", dropout, list(form["dropouts"]))],
+        weight_decay=form["weight_decays"][arguments.choice("weight decay", weight_decay,
+                                                            list(form["weight_decays"]))],
         epochs=arguments.integer("epochs", epochs, *form["epochs"]), seconds=budget or None,
         batch_size=arguments.choice("batch size", batch_size, form["batch_sizes"]),
         optimizer=None if optimizer == "recipe's own" else optimizer,
@@ -237,12 +247,15 @@ def train_settings(model_key, epochs, batch_size, optimizer, learning_rate, sche
 
 
 def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
-                val_share, seconds=0, request: gr.Request = None, progress=gr.Progress()):
+                val_share, seconds=0, data_percent=100, wrong_percent=0,
+                dropout="the recipe's own", weight_decay="off", request: gr.Request = None,
+                progress=gr.Progress()):
     """Admit, wait for a trainer, train while someone listens; stream curves, then the run."""
     session = _session(state)
     try:
         settings = train_settings(model_key, epochs, batch_size, optimizer, learning_rate,
-                                  schedule, val_share, seconds)
+                                  schedule, val_share, seconds, data_percent, wrong_percent,
+                                  dropout, weight_decay)
         data = session.dataset()
         place = ADMISSION.enter(_client(state, request))
     except ValueError as exc:
@@ -563,6 +576,7 @@ def train_tab() -> SimpleNamespace:
                     gr.Slider(*TRAIN_FORM["seconds"], value=0, step=5,
                               label="…or train for a time: seconds (0 = by epochs)",
                               info="The learning rate is planned to finish when the time is up.")]
+            form += lab_form()
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
@@ -584,6 +598,18 @@ def train_tab() -> SimpleNamespace:
                            train=train, stop=stop,
                            model_info=model_info,
                            outputs=[accuracy, loss, status, per_class, download, take_home])
+
+
+def lab_form() -> list:
+    """The lab's four settings, folded away: what makes a model overfit, what holds it back."""
+    with gr.Accordion("Lab: make it overfit, or hold it back", open=False):
+        gr.Markdown(help_texts.LAB)
+        return [gr.Slider(*TRAIN_FORM["data_percent"], value=100, step=1,
+                          label="Train on this share of the training images (%)"),
+                gr.Slider(*TRAIN_FORM["wrong_percent"], value=0, step=5,
+                          label="Wrong labels: this share of the training labels (%)"),
+                gr.Dropdown(list(TRAIN_FORM["dropouts"]), value="the recipe's own", label="Dropout"),
+                gr.Dropdown(list(TRAIN_FORM["weight_decays"]), value="off", label="Weight decay")]
 
 
 def predict_tab() -> SimpleNamespace:

@@ -66,7 +66,9 @@ def cmd_train(args) -> None:
                              seed=args.seed, lr_schedule=args.schedule,
                              tensorboard_dir=args.tensorboard, pretrained=not args.random_weights,
                              max_seconds=args.max_seconds, seconds=args.seconds,
-                             augment="flip" if args.flip else None)
+                             augment="flip" if args.flip else None, data_share=args.data_share,
+                             label_noise=args.label_noise, dropout=args.dropout,
+                             weight_decay=args.weight_decay)
     dataset = _load_dataset(args.dataset, args)
     if not args.json:
         print(dataset.summary(), flush=True)
@@ -160,6 +162,16 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--flip", action="store_true",
                             help="also train on each image's mirror image (garments, photos; "
                                  "never digits)")
+            sp.add_argument("--data-share", type=float, default=1.0,
+                            help="the lab: train on this share of the training images (0.01: "
+                                 "600 of Fashion-MNIST's, to see overfitting)")
+            sp.add_argument("--label-noise", type=float, default=0.0,
+                            help="the lab: make this share of the training labels wrong")
+            sp.add_argument("--dropout", type=float,
+                            help="the lab: every dropout layer's rate (one is added before the "
+                                 "output if the model has none); default: the recipe's")
+            sp.add_argument("--weight-decay", type=float, default=0.0,
+                            help="the lab: the optimizer's decoupled weight decay")
             sp.add_argument("--tensorboard", help="write TensorBoard logs to this folder")
             sp.add_argument("--random-weights", action="store_true",
                             help="MobileNetV2 without ImageNet weights (offline)")

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 CURVE_COLUMNS = ["run", "epoch", "seconds", "val_accuracy", "curve"]
-TABLE_COLUMNS = ["run", "model", "dataset", "parameters", "s/epoch", "epochs",
-                 "best val accuracy", "test accuracy"]
+TABLE_COLUMNS = ["run", "model", "dataset", "parameters", "training images", "s/epoch",
+                 "epochs", "best val accuracy", "test accuracy"]
 # Okabe-Ito's colour-blind-safe palette: five for a session's runs (it keeps its last five),
 # the rest for the shipped models, whose lines are also dashed
 RUN_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7"]
@@ -85,6 +85,7 @@ def table_frame(runs: list[tuple[str, dict]],
         rows.append((name, meta.get("model_title", meta.get("model", "")),
                      meta.get("dataset_title", meta.get("dataset", "")),
                      _text(count, ",d") if isinstance(count, (int, np.integer)) else "",
+                     _text(meta.get("train_images") or math.nan, ",.0f"),
                      _text(seconds_per_epoch(meta.get("epoch_seconds")), ".2f"),
                      str(epochs) if epochs is not None else "",
                      _text(max(finite), ".2%") if finite and curve == "validation" else "",

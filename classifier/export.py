@@ -40,6 +40,8 @@ COSINE_DECAY = {cosine}  # the app's "cosine" schedule: the rate decays to 0 ove
 WARMUP = {warmup}  # share of the run's steps warming the rate up from 0 (cosine schedule)
 SCHEDULE_STEPS = {schedule_steps}  # the app's schedule length in steps; None: the epochs' steps
 FLIP = {flip}  # also train on each training image's mirror image
+DATA_SHARE = {data_share}  # the lab: train on this share of the training images
+WRONG_LABELS = {wrong_labels}  # the lab: this share of the training labels made wrong
 ONE_HOT = {one_hot}  # one-hot labels, for categorical cross-entropy; else class indices
 CLASS_NAMES = {class_names}
 
@@ -56,6 +58,28 @@ def hold_out(y, share, seed):
         held.append(rng.choice(idx, size=n, replace=False))
     held = np.sort(np.concatenate(held)).astype("int64")
     return np.setdiff1d(np.arange(len(y)), held), held
+
+
+def lab(x, y, total):
+    """The lab's share of the training images (each class in proportion, exactly
+    DATA_SHARE x total of them) and its wrong labels, drawn as the app draws them."""
+    if DATA_SHARE < 1 and len(y):
+        want = min(len(y), max(1, int(round(DATA_SHARE * total))))
+        classes, counts = np.unique(y, return_counts=True)
+        quota = want * counts / len(y)
+        n = np.floor(quota).astype(int)
+        n[np.argsort(n - quota)[:want - n.sum()]] += 1
+        n = np.clip(n, 1, counts)
+        rng = np.random.default_rng(SEED + 1)
+        keep = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), size=k, replace=False)
+                                       for c, k in zip(classes, n)]))
+        x, y = x[keep], y[keep]
+    wrong = int(round(WRONG_LABELS * len(y)))
+    if wrong:
+        y, rng = np.array(y, copy=True), np.random.default_rng(SEED + 2)
+        idx = rng.choice(len(y), size=wrong, replace=False)
+        y[idx] = (y[idx] + rng.integers(1, len(CLASS_NAMES), size=wrong)) % len(CLASS_NAMES)
+    return x, y
 
 
 def build_model():
@@ -108,9 +132,11 @@ def main():
     keras.utils.set_random_seed(SEED)
     model = build_model()
     keras.utils.set_random_seed(SEED)  # the app seeds again before it trains
+    total = len(x_train)
     if val is None:
         kept, held = hold_out(y_train, VALIDATION_SPLIT, SEED)
         x_train, y_train, val = x_train[kept], y_train[kept], (x_train[held], y_train[held])
+    x_train, y_train = lab(x_train, y_train, total)
     if FLIP:
         x_train, y_train = np.concatenate([x_train, x_train[:, :, ::-1]]), np.concatenate([y_train, y_train])
     compile_model(model, args.epochs * math.ceil(len(x_train) / BATCH_SIZE))
@@ -295,7 +321,7 @@ def reproduce_script(run: Run) -> str:
         s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size,
         validation_split=s.validation_split, cosine=s.lr_schedule == "cosine",
         warmup=s.warmup or 0.0, schedule_steps=_schedule_steps(run), flip=s.augment == "flip",
-        class_names=json.dumps(data.class_names), build="\n".join("    " + b for b in body),
+        data_share=s.data_share, wrong_labels=s.label_noise, class_names=json.dumps(data.class_names), build="\n".join("    " + b for b in body),
         load_data=load, data_arg=data_arg, **_compile_args(run.model, data.num_classes))
 
 

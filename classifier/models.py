@@ -302,7 +302,9 @@ def build_model(key: str, input_shape, num_classes: int, settings=None, x_train=
     rate = s.learning_rate or default_learning_rate(key, s.optimizer)  # sgd gets sgd's own rate
     if rate:
         kwargs["learning_rate"] = rate
-    return MODELS[key].build(tuple(input_shape), num_classes, **kwargs)
+    from .lab import regularise
+    model = MODELS[key].build(tuple(input_shape), num_classes, **kwargs)
+    return regularise(model, s.dropout, s.weight_decay)
 
 
 def outputs_logits(model) -> bool:

@@ -35,6 +35,7 @@ class Run:
             "input_shape": list(self.dataset.image_shape), "style": self.dataset.style,
             "settings": self.settings.to_dict(), "epochs_done": r.epochs_done,
             "stopped": r.stopped, "train_seconds": round(r.seconds, 2),
+            "train_images": r.train_images,
             "epoch_seconds": [round(s, 2) for s in r.epoch_seconds], "history": r.history,
             "test_accuracy": self.evaluation.accuracy, "test_loss": self.evaluation.loss,
             "per_class_accuracy": self.evaluation.per_class_accuracy(),

@@ -14,6 +14,7 @@ from .data import Dataset
 from .datasets import DATASETS, load_dataset
 from .evaluation import Evaluation, evaluate
 from .export import write_take_home
+from .lab import lab_words
 from .predict import Predictor
 from .models import MODELS
 from .run import Run
@@ -132,8 +133,9 @@ class Session:
         epochs = run.result.epochs_done
         length = (f"{run.settings.seconds:g} s" if run.settings.seconds and not run.result.stopped
                   else f"{epochs} epoch{'s' if epochs != 1 else ''}")
+        lab = lab_words(run.settings)
         name = (f"#{n} {run.dataset.title}: {MODELS[run.model_key].title}, {length}, "
-                f"test {run.evaluation.accuracy:.1%}")
+                f"{lab + ', ' if lab else ''}test {run.evaluation.accuracy:.1%}")
         folder = run.save(self.workdir / f"run{n}")
         predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")

@@ -27,6 +27,11 @@ class TrainSettings:
     augment: str | None = None           # "flip": train on each image and its mirror image
     tensorboard_dir: str | None = None   # write TensorBoard logs here
     pretrained: bool = True              # MobileNetV2: ImageNet weights (needs them cached/online)
+    # the lab (classifier/lab.py): what makes a model overfit, and what holds it back
+    data_share: float = 1.0              # train on this share of the training images (from 0.01)
+    label_noise: float = 0.0             # this share of the training labels made wrong
+    dropout: float | None = None         # every Dropout layer's rate (one added if none); None: the recipe's
+    weight_decay: float = 0.0            # the optimizer's decoupled weight decay (0: none)
 
     def __post_init__(self) -> None:
         if self.epochs is not None and not 1 <= self.epochs <= 500:
@@ -49,6 +54,14 @@ class TrainSettings:
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {', '.join(map(str, AUGMENTATIONS))}, "
                              f"got {self.augment!r}")
+        if not 0 < self.data_share <= 1:
+            raise ValueError(f"data_share must be in (0, 1], got {self.data_share}")
+        if not 0 <= self.label_noise < 1:
+            raise ValueError(f"label_noise must be in [0, 1), got {self.label_noise}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.weight_decay <= 1:
+            raise ValueError(f"weight_decay must be in [0, 1], got {self.weight_decay}")
         if self.steps_per_execution < 1:
             raise ValueError(f"steps_per_execution must be at least 1, got {self.steps_per_execution}")
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from .batches import batches
 from .data import Dataset
+from .lab import training_share, wrong_labels
 from .schedule import budget_callback_class, warmup_cosine
 from .settings import TrainSettings
 
@@ -59,6 +60,7 @@ class TrainResult:
     # model.get_weights() after each epoch (index 0 = after epoch 1); empty for a model of more
     # than MAX_EPOCH_WEIGHTS_PARAMS parameters
     epoch_weights: list[list[np.ndarray]] = field(default_factory=list)
+    train_images: int = 0               # images it trained on (the lab may take a share)
 
 
 def _live_callback_class():
@@ -233,6 +235,9 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     x_tr, y_tr, x_val, y_val = dataset.split_validation(s.validation_split, s.seed)
     if len(x_tr) == 0:
         raise ValueError("the training set is empty")
+    x_tr, y_tr = training_share(x_tr, y_tr, s.data_share, len(dataset.x_train), s.seed)
+    y_tr = wrong_labels(y_tr, s.label_noise, dataset.num_classes, s.seed)
+    train_images = len(x_tr)
     if s.augment == "flip":  # each image and its mirror image, left to right
         x_tr, y_tr = np.concatenate([x_tr, x_tr[:, :, ::-1]]), np.concatenate([y_tr, y_tr])
     n = dataset.num_classes
@@ -261,4 +266,4 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     complete = len(live.epoch_seconds) - (live.stopped_in is not None)
     return TrainResult(history, live.batches, complete, time.perf_counter() - t0, live.stopped,
-                       live.stopped_in, live.epoch_seconds, live.epoch_weights)
+                       live.stopped_in, live.epoch_seconds, live.epoch_weights, train_images)

@@ -62,20 +62,21 @@ def test_seconds_per_epoch_leaves_out_the_first_epoch():
 
 
 def test_table_frame_formats_each_run():
-    runs = [("a", meta(parameters=56714)), ("b", meta(val=None, seconds=()))]
+    runs = [("a", {**meta(parameters=56714), "train_images": 600}), ("b", meta(val=None, seconds=()))]
     table = compare.table_frame(runs)
-    assert list(table.columns) == ["run", "model", "dataset", "parameters", "s/epoch", "epochs",
-                                   "best val accuracy", "test accuracy"]
-    assert table.iloc[0].tolist() == ["a", "Small CNN", "MNIST digits", "56,714", "2.50", "3",
-                                      "70.00%", "91.00%"]
-    # no validation: no best validation accuracy; unknown parameters and times stay blank
-    assert table.iloc[1][["parameters", "s/epoch", "best val accuracy"]].tolist() == ["", "", ""]
+    assert list(table.columns) == ["run", "model", "dataset", "parameters", "training images",
+                                   "s/epoch", "epochs", "best val accuracy", "test accuracy"]
+    assert table.iloc[0].tolist() == ["a", "Small CNN", "MNIST digits", "56,714", "600", "2.50",
+                                      "3", "70.00%", "91.00%"]
+    # no validation: no best validation accuracy; unknown parameters, counts and times stay blank
+    assert table.iloc[1][["parameters", "training images", "s/epoch",
+                          "best val accuracy"]].tolist() == ["", "", "", ""]
 
 
 def test_table_frame_parameters_override_and_missing_keys():
     table = compare.table_frame([("a", meta()), ("empty", {})], parameters={"a": 1234})
     assert table.parameters.tolist() == ["1,234", ""]
-    assert table.iloc[1].tolist() == ["empty", "", "", "", "", "0", "", ""]
+    assert table.iloc[1].tolist() == ["empty", "", "", "", "", "", "0", "", ""]
     nan_test = compare.table_frame([("n", meta(test_accuracy=float("nan")))])
     assert nan_test["test accuracy"].tolist() == [""]
 
