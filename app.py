@@ -24,13 +24,14 @@ import numpy as np
 from PIL import Image
 from starlette.middleware import Middleware
 
-from classifier import arguments, figures, help_texts
+from classifier import arguments, figures, help_texts, robustness
 from classifier.admission import Admission
 from classifier.folders import ZIP_IMAGE_CHOICES
 from classifier.jobs import CallerGone, TrainingLost
 from classifier.memory import limit_heap_arenas, release_memory
 from classifier.models import MODELS, build_model
 from classifier.preprocess import MAX_PIXELS, WORKING_SIDE, BlankImage, open_image
+from classifier.robustness import TRANSFORMS
 from classifier.saliency import overlay
 from classifier.session import ASSETS, Session, dataset_choices, shipped_names
 from classifier.settings import TrainSettings
@@ -421,8 +422,7 @@ def _answer(session: Session, model_name, image, epoch):
         return None, "Draw something or upload an image.", None, None, None
     try:
         epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
-        weights = session.epoch_weights(model_name)
-        weights = weights[epoch - 1] if 1 <= epoch < len(weights) else None
+        weights = session.weights_at(model_name, epoch)
         predictor = session.predictor(model_name)
         pred = predictor.predict_at(image, weights)
         top = predictor.class_names.index(pred.label)
@@ -441,6 +441,56 @@ def _answer(session: Session, model_name, image, epoch):
             gr.update(value=overlay(pred.seen, why.heat), label=f"Why {pred.label}: {why.method}"),
             gr.update(value=figures.upscale(raw.seen, 196),
                       label=f"Merely shrunk: {raw.label} {raw.probabilities[raw.label]:.0%}"))
+
+
+def show_changed(state, model_name, epoch, *amounts):
+    """The latest image with the sliders' changes, and the model's answer to it."""
+    session = _session(state)
+    if session.last_image is None:
+        return None, "Draw something or upload an image first: the sliders change it."
+    try:
+        epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
+        predictor = session.predictor(model_name)
+        seen, p = robustness.changed_answer(predictor, session.weights_at(model_name, epoch),
+                                            session.last_image, **dict(zip(TRANSFORMS, amounts)))
+    except BlankImage as exc:
+        return None, f"Nothing to read: {exc}."
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    return figures.upscale(seen, 196), help_texts.changed_line(predictor.class_names, p)
+
+
+def pick_second(state, model_name):
+    """The second model's picker: every other model, the first one with the same classes chosen."""
+    session = _session(state)
+    names = [n for n in session.model_names() if n != model_name]
+    return gr.update(choices=names, value=session.partner(model_name))
+
+
+def show_sweep(state, model_name, second, kind, epoch):
+    """One change swept for the active model (at the slider's epoch) and a second one."""
+    session = _session(state)
+    if session.last_image is None:
+        raise gr.Error("Draw something or upload an image first: the sweep changes it.")
+    try:
+        kind = arguments.choice("change", kind, list(TRANSFORMS))
+        epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
+        models = [(model_name, session.predictor(model_name), session.weights_at(model_name, epoch))]
+        if second not in (None, "", model_name):
+            models.append((second, session.predictor(second), None))
+        swept = robustness.sweep_models(models, session.last_image, kind)
+    except BlankImage as exc:
+        raise gr.Error(f"Nothing to read: {exc}.")
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    names = session.predictor(model_name).class_names
+    figure = robustness.sweep_figure([(short_name(n), s) for n, s, _ in swept], names)
+    return figure, robustness.strip(swept[0][2], kind)
+
+
+def short_name(name: str) -> str:
+    """A model's name without its test score, for a chart's legend."""
+    return name.split(", test ")[0]
 
 
 def predict_api(model_name: str, image: str) -> dict[str, float]:
@@ -638,9 +688,36 @@ def predict_tab() -> SimpleNamespace:
                 preview = dict(height=220, interactive=False, buttons=[], elem_classes="preview")
                 previews = [gr.Image(label="What the model sees (cleaned up)", **preview),
                             gr.Image(label="Why", **preview), gr.Image(label="Merely shrunk", **preview)]
+    breaks = break_it_section()
     _what("predict")
     return SimpleNamespace(model=model, epoch=epoch, sketch=sketch, upload=upload,
-                           answers=[bars, answer, *previews])
+                           answers=[bars, answer, *previews], breaks=breaks)
+
+
+def break_it_section() -> SimpleNamespace:
+    """What breaks it: sliders that change what the model sees, and a sweep of one change for
+    the active model and a second one."""
+    with gr.Accordion("What breaks it? Shift, rotate, blur… and watch the answer",
+                      open=False) as section:
+        gr.Markdown(help_texts.BREAK_IT)
+        with gr.Row():
+            sliders = [gr.Slider(t.low, t.high, value=t.neutral, step=t.step,
+                                 label=f"{t.label} ({t.unit})", min_width=160)
+                       for t in TRANSFORMS.values()]
+        with gr.Row():
+            changed = gr.Image(label="What the model sees, changed", height=200, interactive=False,
+                               buttons=[], elem_classes="preview", scale=1)
+            changed_answer = gr.Markdown(scale=2)
+        with gr.Row():
+            kind = gr.Dropdown([(t.label, k) for k, t in TRANSFORMS.items()], value="shift_right",
+                               label="Sweep one change")
+            second = gr.Dropdown(label="…for a second model too", choices=[], value=None)
+            sweep = gr.Button("Sweep", variant="primary", scale=0)
+        chart = gr.Plot(label="Confidence along the sweep", show_label=False)
+        strip = gr.Image(label="The images it swept (every few steps)", interactive=False,
+                         buttons=[], height=90)
+    return SimpleNamespace(section=section, sliders=sliders, changed=[changed, changed_answer],
+                           kind=kind, second=second, sweep=sweep, swept=[chart, strip])
 
 
 def evaluate_tab() -> SimpleNamespace:
@@ -714,17 +791,30 @@ def wire_predict(state, active, pr, ev) -> None:
     for picker in (pr.model, ev.model):
         picker.input(choose_model, [state, picker], [pr.model, ev.model, active, pr.epoch], **PRIVATE)
     # .input, not .change: Gradio 6.31's image editor drops its first change event
+    changed = dict(fn=show_changed, inputs=[state, pr.model, pr.epoch, *pr.breaks.sliders],
+                   outputs=pr.breaks.changed, show_progress="hidden", **PRIVATE)
     pr.sketch.input(_level(show_prediction), [state, pr.model, pr.sketch, pr.epoch], pr.answers,
-                    trigger_mode="always_last", show_progress="hidden", **PRIVATE)
-    pr.sketch.clear(clear_drawing, state, [pr.sketch, *pr.answers], **PRIVATE)
+                    trigger_mode="always_last", show_progress="hidden", **PRIVATE).then(**changed)
+    pr.sketch.clear(clear_drawing, state, [pr.sketch, *pr.answers], **PRIVATE).then(**changed)
     # preprocess=False: the file reaches classifier.preprocess unopened, so an image that cannot be
     # read gets our clear message instead of Gradio's decoding error; show_upload checks that it
     # is an upload (Gradio does not check a raw {"path": ...} here)
-    pr.upload.change(_level(show_upload), [state, pr.model, pr.upload, pr.epoch], pr.answers,
-                     preprocess=False, **PRIVATE).failure(
-        unreadable_upload, None, [pr.upload, *pr.answers], **PRIVATE)
+    uploaded = pr.upload.change(_level(show_upload), [state, pr.model, pr.upload, pr.epoch],
+                                pr.answers, preprocess=False, **PRIVATE)
+    uploaded.success(**changed)
+    uploaded.failure(unreadable_upload, None, [pr.upload, *pr.answers], **PRIVATE)
     gr.on([pr.model.input, pr.epoch.input], _level(repredict), [state, pr.model, pr.epoch],
           pr.answers, trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+    wire_break_it(state, pr)
+
+
+def wire_break_it(state, pr) -> None:
+    """The sliders change the latest image; Sweep charts one change for two models."""
+    b = pr.breaks
+    gr.on([s.release for s in b.sliders] + [pr.model.input, pr.epoch.input], show_changed, [state, pr.model, pr.epoch, *b.sliders], b.changed,
+          trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+    gr.on([b.section.expand, pr.model.input], pick_second, [state, pr.model], b.second, **PRIVATE)
+    b.sweep.click(show_sweep, [state, pr.model, b.second, b.kind, pr.epoch], b.swept, **PRIVATE)
 
 
 def wire_evaluate(state, ev, tab) -> None:

@@ -16,6 +16,11 @@ LAB = ("Train on **1%** of the images (600 of Fashion-MNIST's 60,000) for 30 epo
        "a model back from memorising. Validation and test images stay whole and correctly "
        "labelled; the settings go into the run's name, so **Compare** puts 100% and 1% on one chart.")
 
+BREAK_IT = ("Change what the model sees and watch its answer. **Sweep** moves one change step "
+            "by step and charts the confidence in the answer, for this model and a second one: "
+            "an MLP's answer often collapses when the drawing moves a few pixels, where a CNN's "
+            "holds. Its filters slide over the whole image: that is why convolutions exist.")
+
 HOW = {
     "dataset": "**How to use:** pick a dataset, shuffle the samples, filter one class.",
     "train": "**How to use:** pick a model and epochs (or a time: *train for 30 s*), press "
@@ -223,3 +228,11 @@ def _duration(seconds: float) -> str:
 def starting_line(model_title: str, dataset_title: str) -> str:
     """The status as a run starts, before its first numbers."""
     return f"Starting **{model_title}** on **{dataset_title}**: building the model..."
+
+
+def changed_line(class_names: list[str], probabilities) -> str:
+    """The answer to the changed image: its top three classes."""
+    order = sorted(range(len(class_names)), key=lambda k: -probabilities[k])[:3]
+    top = ", ".join(f"{class_names[k]} {probabilities[k]:.0%}" for k in order[1:])
+    return (f"Changed, it reads **{class_names[order[0]]} {probabilities[order[0]]:.0%}**"
+            + (f" (then {top})" if top else "") + ".")

@@ -56,6 +56,23 @@ class Predictor:
         out = self.model.predict_on_batch(batch.astype(np.float32))
         return np.asarray(out, dtype=np.float64)
 
+    def probabilities_at(self, batch: np.ndarray, weights: list[np.ndarray] | None) -> np.ndarray:
+        """`probabilities` with the live weights (None) or with `weights`, e.g. one epoch's."""
+        if weights is None:
+            return self.probabilities(batch)
+        with self._copy_lock:
+            out = self._model_with(weights).predict_on_batch(batch.astype(np.float32))
+        return np.asarray(out, dtype=np.float64)
+
+    def using(self, weights: list[np.ndarray] | None, fn):
+        """`fn(model)` on the trained model (None) or on the private copy holding `weights`,
+        e.g. to look inside the network as it was after one epoch."""
+        if weights is None:
+            return fn(self.trained)
+        with self._copy_lock:
+            self._model_with(weights)
+            return fn(self._copy[0])
+
     def predict(self, image) -> Prediction:
         """Prepare any user image and return every class's probability."""
         prepared = self.prepare(image)

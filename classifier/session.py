@@ -109,6 +109,15 @@ class Session:
     def model_names(self) -> list[str]:
         return [*reversed(self.trained), *shipped_names()]
 
+    def partner(self, name: str | None) -> str | None:
+        """Another model to set beside `name`: the first one with the same classes, else None."""
+        try:
+            classes = self.predictor(name).class_names
+        except ValueError:
+            return None
+        return next((other for other in self.model_names()
+                     if other != name and self.predictor(other).class_names == classes), None)
+
     def predictor(self, name: str) -> Predictor:
         if name in self.trained:
             return self.trained[name].predictor
@@ -156,6 +165,12 @@ class Session:
         """Weights after each epoch of a session run (the latest run's only), else []."""
         model = self.trained.get(name)
         return model.run.result.epoch_weights if model is not None else []
+
+    def weights_at(self, name: str | None, epoch) -> list | None:
+        """The weights after `epoch` (1-based) of a session run that kept them, or None for the
+        model as it ended (the last epoch, epoch 0, or a model without epoch weights)."""
+        weights = self.epoch_weights(name)
+        return weights[epoch - 1] if 1 <= epoch < len(weights) else None
 
     def take_home(self, name: str) -> list[Path]:
         """The run's .keras file, its plain-Keras script and its metrics JSON."""
