@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 from starlette.middleware import Middleware
 
-from classifier import arguments, figures, help_texts, robustness
+from classifier import arguments, figures, help_texts, inside, robustness
 from classifier.admission import Admission
 from classifier.folders import ZIP_IMAGE_CHOICES
 from classifier.jobs import CallerGone, TrainingLost
@@ -504,6 +504,64 @@ def predict_api(model_name: str, image: str) -> dict[str, float]:
         raise gr.Error(str(exc))
 
 
+# ---------------------------------------------------------------- Inside the network tab
+def show_inside(state, source, epoch):
+    """Every layer's response to the input and the first layer's filters, for the active model
+    as it was after `epoch`."""
+    session = _session(state)
+    name = session.active_model
+    try:
+        source = arguments.choice("input", source, ["drawing", "test"])
+        epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
+        predictor = session.predictor(name)
+        batch, what = session.model_input(name, source)
+        views, filters = predictor.using(session.weights_at(name, epoch), lambda model: (
+            inside.layer_views(model, batch), inside.first_layer_filters(model)))
+    except BlankImage as exc:
+        return _inside_message(f"Nothing to read: {exc}.")
+    except ValueError as exc:
+        return _inside_message(str(exc))
+    picture = inside.network_picture(views, predictor.class_names)
+    session.inside = views, picture, predictor.class_names
+    scores = views[-1].values
+    at = f" after epoch {epoch}" if session.weights_at(name, epoch) is not None else ""
+    text = (f"**{name}**{at}, looking at {what}: it answers **{predictor.class_names[int(scores.argmax())]}"
+            f" {scores.max():.0%}**. {len(views)} layers, input at the top, scores at the bottom; "
+            "**click a map** to enlarge it.")
+    return (text, picture.image, None, inside.filters_picture(filters), filters.caption)
+
+
+def _inside_message(message: str):
+    return message, None, None, None, ""
+
+
+def enlarge_map(state, evt: gr.SelectData):
+    """A clicked tile of the network picture: that map enlarged, with a colour bar."""
+    shown = _session(state).inside
+    index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+    if shown is None or index is None:
+        return None
+    views, picture, class_names = shown
+    try:
+        hit = picture.at(float(index[0]), float(index[1]))
+    except (TypeError, ValueError):
+        return None
+    return None if hit is None else inside.feature_map_figure(views[hit[0]], hit[1], class_names)
+
+
+def another_test_image(state):
+    """The Inside tab's next test image."""
+    session = _session(state)
+    session.test_pick += 1
+    return "test"
+
+
+def sync_inside(state):
+    """The Inside tab opened: its epoch slider for the active model's run."""
+    session = _session(state)
+    return _epoch_slider(session, session.active_model)
+
+
 # ---------------------------------------------------------------- Evaluate tab
 def show_evaluation(state, model_name, seed):
     session = _session(state)
@@ -720,6 +778,30 @@ def break_it_section() -> SimpleNamespace:
                            kind=kind, second=second, sweep=sweep, swept=[chart, strip])
 
 
+def inside_tab() -> SimpleNamespace:
+    gr.Markdown(help_texts.HOW["inside"])
+    with gr.Row():
+        source = gr.Radio([("your drawing or upload (Predict tab)", "drawing"),
+                           ("a test image", "test")], value="drawing", label="Input", scale=2)
+        another = gr.Button("Another test image", scale=0)
+        epoch = gr.Slider(1, 2, value=1, step=1, visible=False, scale=2,
+                          label="Weights after epoch (your latest run)")
+    caption = gr.Markdown()
+    with gr.Row():
+        with gr.Column(scale=3, min_width=480):
+            network = gr.Image(label="Every layer's response, input at the top (click a map)",
+                               interactive=False, buttons=[], elem_classes="preview")
+        with gr.Column(scale=2, min_width=320):
+            enlarged = gr.Plot(label="The clicked map, enlarged", show_label=False)
+            filters = gr.Image(label="What the first layer looks for: its filters",
+                               interactive=False, buttons=[], elem_classes="preview")
+            filters_caption = gr.Markdown()
+    _what("inside")
+    return SimpleNamespace(source=source, another=another, epoch=epoch, network=network,
+                           enlarged=enlarged,
+                           outputs=[caption, network, enlarged, filters, filters_caption])
+
+
 def evaluate_tab() -> SimpleNamespace:
     gr.Markdown(help_texts.HOW["evaluate"])
     with gr.Row():
@@ -817,6 +899,16 @@ def wire_break_it(state, pr) -> None:
     b.sweep.click(show_sweep, [state, pr.model, b.second, b.kind, pr.epoch], b.swept, **PRIVATE)
 
 
+def wire_inside(state, ins, tab) -> None:
+    """Opening the tab, another input or epoch: every layer again; a click enlarges a map."""
+    show = dict(fn=show_inside, inputs=[state, ins.source, ins.epoch], outputs=ins.outputs,
+                **PRIVATE)
+    tab.select(sync_inside, state, ins.epoch, **PRIVATE).then(**show)
+    ins.another.click(another_test_image, state, ins.source, **PRIVATE).then(**show)
+    gr.on([ins.source.input, ins.epoch.release], trigger_mode="always_last", **show)
+    ins.network.select(enlarge_map, state, ins.enlarged, **PRIVATE)
+
+
 def wire_evaluate(state, ev, tab) -> None:
     ev.evaluate.click(_level(show_evaluation), [state, ev.model, ev.seed], ev.outputs, **PRIVATE)
     ev.confusion.select(show_pair, [state, ev.model], ev.pair, **PRIVATE)
@@ -854,6 +946,8 @@ def build() -> gr.Blocks:
                 tr = train_tab()
             with gr.Tab("Predict", id="predict"):
                 pr = predict_tab()
+            with gr.Tab("Inside the network", id="inside") as inside_page:
+                ins = inside_tab()
             with gr.Tab("Evaluate", id="evaluate") as evaluate:
                 ev = evaluate_tab()
             with gr.Tab("Compare", id="compare") as compare:
@@ -866,6 +960,7 @@ def build() -> gr.Blocks:
         wire_dataset(state, active, ds, tr)
         wire_train(state, active, tr, pr, ev)
         wire_predict(state, active, pr, ev)
+        wire_inside(state, ins, inside_page)
         wire_evaluate(state, ev, evaluate)
         wire_compare(state, cmp, compare)
         wire_api()

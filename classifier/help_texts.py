@@ -32,6 +32,9 @@ HOW = {
     "predict": "**How to use:** draw with the mouse (white on black) or upload an image; "
                "the bars answer as you draw. Draw shoes from the side with the toe to the "
                "left, as in Fashion-MNIST.",
+    "inside": "**How to use:** draw or upload in **Predict** (or pick a test image here) and see "
+              "what every layer of the active model makes of it, and the filters its first layer "
+              "learned. After a run of your own, move the epoch slider to watch them form.",
     "evaluate": "**How to use:** pick a model and press **Evaluate** to see it on test images "
                 "it never trained on; click a cell of the confusion matrix to see its images.",
     "compare": "**How to use:** train a few models in the Train tab (try the MLP, then a CNN), "
@@ -63,6 +66,15 @@ WHAT = {
         "shoe in Fashion-MNIST points left, so a shoe pointing right may look like something else "
         "to it. A model always answers one of the classes it knows, even for a "
         "drawing of something else: a low top probability is its way of saying it is unsure."),
+    "inside": (
+        "A **convolution** slides each of its small filters over the image and writes how "
+        "strongly each spot matches: one **feature map** a filter, bright where it matched. "
+        "Early layers match edges and strokes; **pooling** keeps the strongest response of each "
+        "2x2 patch, halving the map; later layers combine maps into parts of objects. **Dense** "
+        "layers weigh every value of the layer before; the **scores** at the bottom are the "
+        "softmax answer. An MLP has no filters to slide: each hidden neuron weighs every pixel at "
+        "once, and its 784 weights, drawn as a 28x28 picture, show what it looks for. The maps "
+        "are shown strongest first, on one colour scale a layer, so a dark map is a quiet one."),
     "evaluate": (
         "**Test accuracy** is the share of test images answered correctly. The **confusion "
         "matrix** counts, for each true class (row), which class the model answered (column): "

@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .data import Dataset
 from .datasets import DATASETS, load_dataset
 from .evaluation import Evaluation, evaluate
@@ -73,6 +75,8 @@ class Session:
     last_image: object = None  # the latest drawing or upload, re-read when a model or epoch changes
     evaluated: str | None = None  # the model whose results the Evaluate tab shows
     dropped: list[str] = field(default_factory=list)  # runs the latest add_run let go
+    inside: object = None  # the Inside tab's latest views and picture, for clicks on it
+    test_pick: int = 0  # which test image the Inside tab shows, when it shows one
     _workdir: Path | None = None
 
     @property
@@ -108,6 +112,24 @@ class Session:
 
     def model_names(self) -> list[str]:
         return [*reversed(self.trained), *shipped_names()]
+
+    def dataset_of(self, name: str) -> Dataset:
+        """The dataset model `name` was trained on (its test images, its classes)."""
+        if name in self.trained:
+            return self.trained[name].run.dataset
+        return load_dataset(self.predictor(name).meta["dataset"])
+
+    def model_input(self, name: str, source: str) -> tuple[np.ndarray, str]:
+        """(a batch of one image for model `name`, what it is): the latest drawing or upload
+        after the clean-up ("drawing"), or one of its test images as they are ("test")."""
+        predictor = self.predictor(name)
+        if source == "drawing":
+            if self.last_image is None:
+                raise ValueError("draw or upload an image in the Predict tab first, or pick a test image")
+            return predictor.prepare(self.last_image).batch, "your drawing or upload, cleaned up"
+        data = self.dataset_of(name)
+        i = int(np.random.default_rng(self.test_pick).integers(len(data.x_test)))
+        return data.x_test[i:i + 1], f"test image {i:,}: a {data.class_names[data.y_test[i]]}"
 
     def partner(self, name: str | None) -> str | None:
         """Another model to set beside `name`: the first one with the same classes, else None."""

@@ -1,0 +1,64 @@
+"""How long the "Inside the network" tab takes per view, for every registry model.
+
+    python benchmarks/inside_views.py [--repeats 5]
+
+Builds each model with random weights (timing does not depend on them; MobileNetV2 without its
+ImageNet weights, so it runs offline) and prints, in milliseconds, the first call (which builds
+and traces the cached sub-model) and the median of `--repeats` later calls of
+`layer_views` + `network_picture` and of `first_layer_filters` + `filters_picture`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from classifier.inside import (filters_picture, first_layer_filters, layer_views,  # noqa: E402
+                               network_picture)
+from classifier.models import MODELS, build_model  # noqa: E402
+from classifier.settings import TrainSettings  # noqa: E402
+
+PHOTO = {"mobilenetv2": (160, 160, 3)}          # the tutorial's cats vs dogs size
+EXTRA = [("cnn_bn", (64, 64, 3))]               # an image folder's photos
+CLASSES = [f"class {k}" for k in range(10)]
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """(first call, median of `repeats` later calls) in milliseconds."""
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times[0], statistics.median(times[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    rows = [(k, PHOTO.get(k, (28, 28, 1))) for k in MODELS] + EXTRA
+    print(f"{'model':<12} {'input':<10} {'views':>5} {'height':>6} "
+          f"{'views first':>11} {'views ms':>8} {'filters first':>13} {'filters ms':>10}")
+    for key, shape in rows:
+        model = build_model(key, shape, len(CLASSES), TrainSettings(pretrained=False))
+        batch = np.random.default_rng(0).integers(0, 256, size=(1, *shape)).astype(np.uint8)
+        picture = []
+        v_first, v_med = timed(lambda: picture.append(
+            network_picture(layer_views(model, batch), CLASSES)), args.repeats)
+        f_first, f_med = timed(lambda: filters_picture(first_layer_filters(model)), args.repeats)
+        size = "x".join(map(str, shape))
+        print(f"{key:<12} {size:<10} {len(picture[0].headers):>5} {picture[0].image.shape[0]:>6} "
+              f"{v_first:>11.0f} {v_med:>8.0f} {f_first:>13.0f} {f_med:>10.0f}")
+
+
+if __name__ == "__main__":
+    main()

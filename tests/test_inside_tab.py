@@ -1,0 +1,82 @@
+"""The "Inside the network" tab through the app's handlers: layers, filters by epoch, clicks."""
+import os
+
+os.environ.setdefault("CLASSIFIER_TRAINER", "inline")
+
+import numpy as np
+import pytest
+
+import app
+from classifier import inside
+from classifier.run import run_training
+from classifier.session import Session
+from classifier.settings import TrainSettings
+from conftest import make_dataset
+
+SNEAKER = "assets/examples/fashion-sneaker.png"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A session holding a 3-epoch Quick CNN run of its own (epoch weights kept)."""
+    session = Session()
+    run = run_training(make_dataset(n_train=96, n_test=12, classes=3), "cnn_quick",
+                       TrainSettings(epochs=3, batch_size=16))
+    session.add_run(run, take_home=False)
+    session.active_model = session.model_names()[0]
+    yield session
+    session.close()
+
+
+def test_the_filters_change_with_the_epoch_slider_and_are_that_epochs_weights(trained):
+    first = app.show_inside(trained, "test", 1)
+    last = app.show_inside(trained, "test", 3)
+    assert "after epoch 1" in first[0] and "after epoch" not in last[0]
+    assert not np.array_equal(first[3], last[3])
+    kernel = trained.epoch_weights(trained.active_model)[0][0]  # the stem's kernel, epoch 1
+    shown = trained.inside[0]
+    predictor = trained.predictor(trained.active_model)
+    at_one = predictor.using(trained.weights_at(trained.active_model, 1), inside.first_layer_filters)
+    assert np.array_equal(at_one.images, np.transpose(kernel, (3, 0, 1, 2)))
+    assert shown[-1].kind == "scores" and shown[-1].values.sum() == pytest.approx(1, abs=1e-5)
+
+
+def test_a_drawing_is_seen_as_predict_sees_it(trained):
+    s = Session()
+    s.active_model, s.last_image = "Fashion-MNIST: our CNN (shipped)", SNEAKER
+    text, picture, enlarged, filters, caption = app.show_inside(s, "drawing", 0)
+    views = s.inside[0]
+    predictor = s.predictor(s.active_model)
+    seen = predictor.prepare(SNEAKER).batch
+    assert np.allclose(views[-1].values, predictor.probabilities(seen)[0], atol=1e-5)
+    assert "Sneaker" in text and picture.shape[1] > 900 and enlarged is None
+    assert "3x3" in caption and filters.ndim == 3
+
+
+def test_a_click_on_a_map_enlarges_that_map(trained):
+    app.show_inside(trained, "test", 0)
+    views, picture, _ = trained.inside
+    x0, y0, x1, y1, view, channel = next(b for b in picture.boxes if views[b[4]].kind == "conv")
+    event = type("Select", (), {"index": [(x0 + x1) / 2, (y0 + y1) / 2]})()
+    figure = app.enlarge_map(trained, event)
+    assert f"{views[view].name}, channel {channel}" in figure.axes[0].get_title()
+    for index in ([5, 2], None, ["a", "b"], [1e12, 1e12], [1, 2, 3]):  # a heading, garbage
+        assert app.enlarge_map(trained, type("Select", (), {"index": index})()) is None
+
+
+def test_no_drawing_yet_or_hostile_values_get_a_message():
+    s = Session()
+    s.active_model = "Fashion-MNIST: MLP (shipped)"
+    assert app.show_inside(s, "drawing", 0)[0].startswith("draw or upload")
+    assert "input must be one of" in app.show_inside(s, "../etc", 0)[0]
+    assert "epoch must be" in app.show_inside(s, "test", "nan")[0]
+    s.active_model = "no such model"
+    assert "pick a model" in app.show_inside(s, "test", 0)[0]
+
+
+def test_another_test_image_moves_on():
+    s = Session()
+    s.active_model = "Fashion-MNIST: MLP (shipped)"
+    before = app.show_inside(s, "test", 0)[0]
+    assert app.another_test_image(s) == "test"
+    assert app.show_inside(s, "test", 0)[0] != before
