@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 from starlette.middleware import Middleware
 
-from classifier import arguments, figures, help_texts, inside, robustness
+from classifier import arguments, figures, help_texts, inside, robustness, test_map
 from classifier.admission import Admission
 from classifier.folders import ZIP_IMAGE_CHOICES
 from classifier.jobs import CallerGone, TrainingLost
@@ -446,15 +446,18 @@ def _answer(session: Session, model_name, image, epoch):
 def show_changed(state, model_name, epoch, *amounts):
     """The latest image with the sliders' changes, and the model's answer to it."""
     session = _session(state)
-    if session.last_image is None:
-        return None, "Draw something or upload an image first: the sliders change it."
     try:
         epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
         predictor = session.predictor(model_name)
-        seen, p = robustness.changed_answer(predictor, session.weights_at(model_name, epoch),
-                                            session.last_image, **dict(zip(TRANSFORMS, amounts)))
-    except BlankImage as exc:
-        return None, f"Nothing to read: {exc}."
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    try:
+        seen = predictor.prepare(session.last_image).seen
+    except ValueError:  # nothing drawn yet, a cleared or blank canvas
+        return None, "Draw something or upload an image: the sliders change it."
+    try:
+        seen, p = robustness.changed_answer(predictor, session.weights_at(model_name, epoch), seen,
+                                            **dict(zip(TRANSFORMS, amounts)))
     except ValueError as exc:
         raise gr.Error(str(exc))
     return figures.upscale(seen, 196), help_texts.changed_line(predictor.class_names, p)
@@ -556,10 +559,56 @@ def another_test_image(state):
     return "test"
 
 
-def sync_inside(state):
-    """The Inside tab opened: its epoch slider for the active model's run."""
+def show_map(state, beside, method, epoch, progress=gr.Progress()):
+    """The test set's map for the active model (at the slider's epoch) and, beside it, another
+    model; the input as a star. Maps are kept per model, epoch and projection (t-SNE is slow)."""
     session = _session(state)
-    return _epoch_slider(session, session.active_model)
+    name = session.active_model
+    try:
+        method = arguments.choice("projection", method, ["pca", "tsne"])
+        epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
+        models = [(name, session.weights_at(name, epoch))]
+        if beside not in (None, "", name):
+            models.append((arguments.choice("model", beside, session.model_names()), None))
+        if method == "tsne":
+            progress(0, desc="t-SNE: 10-20 s the first time, then kept")
+        maps, stars = zip(*(session.test_map(n, w, method, epoch if w is not None else 0)
+                            for n, w in models))
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    classes = session.predictor(name).class_names
+    picture = test_map.map_picture([(short_name(n), m) for (n, _), m in zip(models, maps)],
+                                   classes, star=list(stars))
+    session.shown_map = picture, [(n, m) for (n, _), m in zip(models, maps)]
+    notes = {m.note for m in maps if m.note}
+    return picture.image, None, help_texts.MAP_CLICK + (" " + " ".join(notes) if notes else "")
+
+
+def show_map_point(state, evt: gr.SelectData):
+    """A clicked dot of the map: its test image, and what the model answered."""
+    session = _session(state)
+    index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+    if session.shown_map is None or index is None:
+        return gr.update(), gr.update()
+    picture, maps = session.shown_map
+    try:
+        hit = picture.nearest(float(index[0]), float(index[1]))
+    except (TypeError, ValueError):
+        hit = None
+    if hit is None:
+        return gr.update(), "No test image there: click a dot."
+    name, tmap = maps[hit[0]]
+    data = session.dataset_of(name)
+    image = data.x_test[tmap.indices[hit[1]]]
+    return figures.upscale(image, 196), (f"**{short_name(name)}**: "
+                                         + test_map.describe_point(tmap, hit[1], data.class_names))
+
+
+def sync_inside(state):
+    """The Inside tab opened: its epoch slider for the active model's run, and the map's
+    second picker: every other model, one with the same classes chosen."""
+    session = _session(state)
+    return _epoch_slider(session, session.active_model), pick_second(state, session.active_model)
 
 
 # ---------------------------------------------------------------- Evaluate tab
@@ -796,10 +845,27 @@ def inside_tab() -> SimpleNamespace:
             filters = gr.Image(label="What the first layer looks for: its filters",
                                interactive=False, buttons=[], elem_classes="preview")
             filters_caption = gr.Markdown()
+    gr.Markdown("### A map of the test set")
+    gr.Markdown(help_texts.TEST_MAP)
+    with gr.Row():
+        beside = gr.Dropdown(label="Beside it, another model", choices=[], value=None, scale=2)
+        method = gr.Radio([("PCA (at once)", "pca"), ("t-SNE (10-20 s, then kept)", "tsne")],
+                          value="pca", label="Projection", scale=2)
+        draw = gr.Button("Draw the map", variant="primary", scale=0)
+    with gr.Row():
+        map_image = gr.Image(label="2,000 test images, one dot each (click a dot)",
+                             interactive=False, buttons=[], elem_classes="preview", scale=3,
+                             min_width=480)
+        with gr.Column(scale=1, min_width=200):
+            point = gr.Image(label="The clicked test image", interactive=False, buttons=[],
+                             height=200, elem_classes="preview")
+            point_text = gr.Markdown()
     _what("inside")
     return SimpleNamespace(source=source, another=another, epoch=epoch, network=network,
                            enlarged=enlarged,
-                           outputs=[caption, network, enlarged, filters, filters_caption])
+                           outputs=[caption, network, enlarged, filters, filters_caption],
+                           beside=beside, method=method, draw=draw, map_image=map_image,
+                           map_outputs=[map_image, point, point_text], point=[point, point_text])
 
 
 def evaluate_tab() -> SimpleNamespace:
@@ -903,10 +969,13 @@ def wire_inside(state, ins, tab) -> None:
     """Opening the tab, another input or epoch: every layer again; a click enlarges a map."""
     show = dict(fn=show_inside, inputs=[state, ins.source, ins.epoch], outputs=ins.outputs,
                 **PRIVATE)
-    tab.select(sync_inside, state, ins.epoch, **PRIVATE).then(**show)
+    tab.select(sync_inside, state, [ins.epoch, ins.beside], **PRIVATE).then(**show)
     ins.another.click(another_test_image, state, ins.source, **PRIVATE).then(**show)
-    gr.on([ins.source.input, ins.epoch.release], trigger_mode="always_last", **show)
+    gr.on([ins.source.input, ins.epoch.input], trigger_mode="always_last", **show)
     ins.network.select(enlarge_map, state, ins.enlarged, **PRIVATE)
+    ins.draw.click(show_map, [state, ins.beside, ins.method, ins.epoch], ins.map_outputs,
+                   concurrency_limit=2, **PRIVATE)  # t-SNE takes a core for 10-20 s
+    ins.map_image.select(show_map_point, state, ins.point, **PRIVATE)
 
 
 def wire_evaluate(state, ev, tab) -> None:

@@ -100,6 +100,12 @@ def design(kind: str, num_classes: int = 10, bn_momentum: float = 0.9):
     return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x), name=kind)
 
 
+def _apply(layers_, x):
+    for layer in layers_:
+        x = layer(x, training=True)
+    return x
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", required=True, help="design:epochs:batch:peak_lr, comma-separated")
@@ -112,6 +118,10 @@ def main() -> None:
     p.add_argument("--wd", type=float, default=0.0, help="AdamW weight decay (0: Adam)")
     p.add_argument("--threads", help="intra,inter op threads")
     p.add_argument("--flip-tta", action="store_true", help="also score flip-averaged test")
+    p.add_argument("--val", type=float, default=0.1,
+                   help="validation share (0: train on all 60,000, no validation)")
+    p.add_argument("--augment", default="", help="random augmentation while training: any of "
+                   "flip, shift (up to 2 px), comma-separated")
     args = p.parse_args()
     global DROPOUT
     DROPOUT = args.dropout
@@ -123,7 +133,7 @@ def main() -> None:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     from classifier.datasets import load_fashion_mnist
     d = load_fashion_mnist()
-    x_tr, y_tr, x_val, y_val = d.split_validation(0.1, 0)
+    x_tr, y_tr, x_val, y_val = d.split_validation(args.val, 0)
     x_te, y_te = d.x_test, d.y_test
     for run in args.runs.split(","):
         kind, epochs, batch, peak = run.split(":")
@@ -160,10 +170,23 @@ def main() -> None:
                 log.append(entry)
                 self.excluded += time.perf_counter() - start
 
-        model.fit(x_tr, onehot(y_tr), batch_size=batch, epochs=epochs, verbose=0,
-                  validation_data=(x_val, onehot(y_val)), callbacks=[Clock()])
+        train = (x_tr, onehot(y_tr))
+        if args.augment:
+            kinds = args.augment.split(",")
+            steps_aug = [keras.layers.RandomFlip("horizontal", seed=1)] if "flip" in kinds else []
+            if "shift" in kinds:
+                steps_aug.append(keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant",
+                                                                seed=2))
+            train = tf.data.Dataset.from_tensor_slices(train).shuffle(len(x_tr), seed=0).batch(
+                batch).map(lambda x, y: (_apply(steps_aug, tf.cast(x, tf.float32)), y),
+                            num_parallel_calls=2).prefetch(2)
+            model.fit(train, epochs=epochs, verbose=0, callbacks=[Clock()],
+                      validation_data=(x_val, onehot(y_val)) if len(x_val) else None)
+        else:
+            model.fit(*train, batch_size=batch, epochs=epochs, verbose=0,
+                      validation_data=(x_val, onehot(y_val)), callbacks=[Clock()])
         print(json.dumps({"run": run, "params": model.count_params(), "smooth": args.smooth,
-                          "dropout": args.dropout, "wd": args.wd,
+                          "dropout": args.dropout, "wd": args.wd, "augment": args.augment, "val": args.val,
                           "warmup": args.warmup, "spe": args.spe, "threads": args.threads,
                           "seconds_accuracy": log}), flush=True)
 

@@ -21,6 +21,12 @@ BREAK_IT = ("Change what the model sees and watch its answer. **Sweep** moves on
             "an MLP's answer often collapses when the drawing moves a few pixels, where a CNN's "
             "holds. Its filters slide over the whole image: that is why convolutions exist.")
 
+TEST_MAP = ("Each dot is a test image, placed by what the model's last hidden layer makes of it, "
+            "squeezed to two dimensions; colours are the true classes, ringed dots the model's "
+            "mistakes, the star your drawing. Where a class forms its own island the model tells "
+            "it apart; set an MLP beside a CNN to see which keeps the classes further apart.")
+MAP_CLICK = "**Click a dot** to see its test image and the model's answer."
+
 HOW = {
     "dataset": "**How to use:** pick a dataset, shuffle the samples, filter one class.",
     "train": "**How to use:** pick a model and epochs (or a time: *train for 30 s*), press "

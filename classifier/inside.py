@@ -63,12 +63,18 @@ class Picture:
     boxes: list[tuple[int, int, int, int, int, int]]   # x0, y0, x1, y1, view index, channel
     headers: list[tuple[int, int, int, int, str]]      # x0, y0, x1, y1, heading: one per view
 
-    def at(self, x: float, y: float) -> tuple[int, int] | None:
-        """(view index, channel) of the tile at pixel (x, y); channel -1 is a colour image."""
+    def at(self, x: float, y: float, slack: float = GAP) -> tuple[int, int] | None:
+        """(view index, channel) of the tile at pixel (x, y), or of the nearest one within
+        `slack` pixels (a click in the thin gap between tiles still picks one); channel -1 is a
+        colour image."""
+        best, where = slack + 1e-9, None
         for x0, y0, x1, y1, view, channel in self.boxes:
-            if x0 <= x < x1 and y0 <= y < y1:
+            away = math.hypot(max(x0 - x, 0, x - x1 + 1), max(y0 - y, 0, y - y1 + 1))
+            if away == 0:
                 return view, channel
-        return None
+            if away < best:
+                best, where = away, (view, channel)
+        return where
 
 
 # ---------------------------------------------------------------------------- the forward pass

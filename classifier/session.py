@@ -28,6 +28,8 @@ SHIPPED = {  # name shown in pickers -> folder under assets/models
     "MNIST digits: CNN (shipped)": "mnist_cnn",
 }
 MAX_SESSION_MODELS = 5  # older session models are dropped to bound memory
+MAP_IMAGES = 2000  # test images on the Inside tab's map
+MAPS_KEPT = 6  # maps a session keeps (t-SNE takes 10-20 s)
 
 
 def shipped_names() -> list[str]:
@@ -77,6 +79,8 @@ class Session:
     dropped: list[str] = field(default_factory=list)  # runs the latest add_run let go
     inside: object = None  # the Inside tab's latest views and picture, for clicks on it
     test_pick: int = 0  # which test image the Inside tab shows, when it shows one
+    maps: dict = field(default_factory=dict)  # (model, projection, epoch) -> its TestMap
+    shown_map: object = None  # the map picture on screen and its maps, for clicks on it
     _workdir: Path | None = None
 
     @property
@@ -130,6 +134,24 @@ class Session:
         data = self.dataset_of(name)
         i = int(np.random.default_rng(self.test_pick).integers(len(data.x_test)))
         return data.x_test[i:i + 1], f"test image {i:,}: a {data.class_names[data.y_test[i]]}"
+
+    def test_map(self, name: str, weights, method: str, epoch: int = 0):
+        """(model `name`'s map of its test set with `weights`, where the latest drawing falls on
+        it or None); maps are kept per model, projection and `epoch` (the last MAPS_KEPT)."""
+        from . import test_map
+        predictor, key = self.predictor(name), (name, method, epoch)
+        if key not in self.maps:
+            data = self.dataset_of(name)
+            self.maps[key] = predictor.using(
+                weights, lambda model: test_map.test_map(model, data, MAP_IMAGES, method))
+            for old in list(self.maps)[:-MAPS_KEPT]:
+                del self.maps[old]
+        tmap = self.maps[key]
+        try:
+            batch = predictor.prepare(self.last_image).batch
+        except ValueError:  # nothing drawn: no star
+            return tmap, None
+        return tmap, predictor.using(weights, lambda m: test_map.place_image(m, tmap, batch[0]))
 
     def partner(self, name: str | None) -> str | None:
         """Another model to set beside `name`: the first one with the same classes, else None."""
@@ -216,6 +238,8 @@ class Session:
         """Free what this session holds (called when the browser session is deleted)."""
         self.stop.set()
         self.trained.clear()
+        self.maps.clear()
+        self.inside = self.shown_map = None
         self.uploaded = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
