@@ -685,6 +685,8 @@ def show_comparison(state, x_axis, chosen):
 
 # ---------------------------------------------------------------- layout: one function a tab
 PRIVATE = dict(api_visibility="private")  # not on the API page (still callable: see README)
+CHECKED = dict(PRIVATE, preprocess=False)  # the handler checks each raw value (Gradio's slider
+# check fails on a string with a bare TypeError, and says nothing)
 
 
 def dataset_tab() -> SimpleNamespace:
@@ -940,7 +942,7 @@ def wire_predict(state, active, pr, ev) -> None:
         picker.input(choose_model, [state, picker], [pr.model, ev.model, active, pr.epoch], **PRIVATE)
     # .input, not .change: Gradio 6.31's image editor drops its first change event
     changed = dict(fn=show_changed, inputs=[state, pr.model, pr.epoch, *pr.breaks.sliders],
-                   outputs=pr.breaks.changed, show_progress="hidden", **PRIVATE)
+                   outputs=pr.breaks.changed, show_progress="hidden", **CHECKED)
     pr.sketch.input(_level(show_prediction), [state, pr.model, pr.sketch, pr.epoch], pr.answers,
                     trigger_mode="always_last", show_progress="hidden", **PRIVATE).then(**changed)
     pr.sketch.clear(clear_drawing, state, [pr.sketch, *pr.answers], **PRIVATE).then(**changed)
@@ -959,22 +961,23 @@ def wire_predict(state, active, pr, ev) -> None:
 def wire_break_it(state, pr) -> None:
     """The sliders change the latest image; Sweep charts one change for two models."""
     b = pr.breaks
-    gr.on([s.release for s in b.sliders] + [pr.model.input, pr.epoch.input], show_changed, [state, pr.model, pr.epoch, *b.sliders], b.changed,
-          trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+    gr.on([s.release for s in b.sliders] + [pr.model.input, pr.epoch.input], show_changed,
+          [state, pr.model, pr.epoch, *b.sliders], b.changed, trigger_mode="always_last",
+          show_progress="hidden", **CHECKED)
     gr.on([b.section.expand, pr.model.input], pick_second, [state, pr.model], b.second, **PRIVATE)
-    b.sweep.click(show_sweep, [state, pr.model, b.second, b.kind, pr.epoch], b.swept, **PRIVATE)
+    b.sweep.click(show_sweep, [state, pr.model, b.second, b.kind, pr.epoch], b.swept, **CHECKED)
 
 
 def wire_inside(state, ins, tab) -> None:
     """Opening the tab, another input or epoch: every layer again; a click enlarges a map."""
     show = dict(fn=show_inside, inputs=[state, ins.source, ins.epoch], outputs=ins.outputs,
-                **PRIVATE)
+                **CHECKED)
     tab.select(sync_inside, state, [ins.epoch, ins.beside], **PRIVATE).then(**show)
     ins.another.click(another_test_image, state, ins.source, **PRIVATE).then(**show)
     gr.on([ins.source.input, ins.epoch.input], trigger_mode="always_last", **show)
     ins.network.select(enlarge_map, state, ins.enlarged, **PRIVATE)
     ins.draw.click(show_map, [state, ins.beside, ins.method, ins.epoch], ins.map_outputs,
-                   concurrency_limit=2, **PRIVATE)  # t-SNE takes a core for 10-20 s
+                   concurrency_limit=2, **CHECKED)  # t-SNE takes a core for 10-20 s
     ins.map_image.select(show_map_point, state, ins.point, **PRIVATE)
 
 

@@ -66,7 +66,8 @@ def _checked(kind: str, amount) -> float:
     except (TypeError, ValueError):
         value, got = math.nan, repr(amount)
     if not t.low <= value <= t.high:  # False for NaN too
-        raise ValueError(f"{kind} must be a number from {_span(t.low, t.high, t.unit)}, got {got}")
+        raise ValueError(f"{t.label.split(' (')[0]} must be a number from "
+                         f"{_span(t.low, t.high, t.unit)}, got {got}")
     return value
 
 
@@ -251,10 +252,10 @@ def strip(image: np.ndarray, kind: str, values=None, size: int = 56, count: int 
     return np.concatenate([p for pic in pics for p in (gap, pic)][1:], axis=1)
 
 
-def changed_answer(predictor, weights, image, seed: int = 0, **amounts: float):
-    """(the image `predictor`'s model sees after the clean-up and the transforms `amounts`,
-    that image's probabilities) with the live weights (None) or `weights`."""
-    changed = apply(predictor.prepare(image).seen, seed=seed, **amounts)
+def changed_answer(predictor, weights, seen: np.ndarray, seed: int = 0, **amounts: float):
+    """(`seen`, an image as `predictor`'s model takes it, with the transforms `amounts`, that
+    image's probabilities) with the live weights (None) or `weights`."""
+    changed = apply(seen, seed=seed, **amounts)
     batch = (changed[..., None] if changed.ndim == 2 else changed)[None]
     return changed, predictor.probabilities_at(batch, weights)[0]
 

@@ -61,8 +61,8 @@ def test_hostile_sweeps_get_a_message(session, args, message):
 
 
 @pytest.mark.parametrize("amounts, message", [
-    ((99, 0, 0, 1, 0, 0, 0), "shift_right must be"),
-    ((0, 0, 0, "nan", 0, 0, 0), "scale must be"),
+    ((99, 0, 0, 1, 0, 0, 0), "shift right must be"),
+    ((0, 0, 0, "nan", 0, 0, 0), "scale factor must be"),
     ((0, 0, 0, 1, 0, None, 0), "noise must be"),
 ])
 def test_hostile_slider_values_get_a_message(session, amounts, message):

@@ -137,7 +137,7 @@ def test_holds_is_the_contiguous_range_around_neutral():
 @pytest.mark.parametrize("kind, amount, message", [
     ("rotate", 200, r"rotate must be a number from -180 to 180 degrees, got 200"),
     ("shift_right", -11, r"from -10 to 10 px, got -11"),
-    ("scale", 0.0, r"scale must be a number from 0.4x to 1.6x, got 0"),
+    ("scale", 0.0, r"scale factor must be a number from 0.4x to 1.6x, got 0"),
     ("blur", math.nan, r"got nan"),
     ("noise", math.inf, r"from 0 to 150 grey levels, got inf"),
     ("erase", -math.inf, r"got -inf"),

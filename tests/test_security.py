@@ -309,3 +309,55 @@ def test_seeds_out_of_range_get_a_message_naming_them():
         for seed in (-5, float("nan"), 2**40):
             with pytest.raises(app.gr.Error, match=f"{name} must be a number from 0 to 4294967295"):
                 handler(*args, seed)
+
+
+# ---------------------------------------------------------------- issue 12's events, by number
+HOSTILE_12 = [  # (event, its inputs after the state, a word the message must hold)
+    ("show_changed", [MLP, 1, "nan", 0, 0, 1, 0, 0, 0], "shift right"),
+    ("show_changed", [MLP, 1, 0, 0, 1e308, 1, 0, 0, 0], "rotate"),
+    ("show_changed", [MLP, 1, 0, 0, 0, 1, 0, [1], 0], "noise"),
+    ("show_changed", [MLP, -3, 0, 0, 0, 1, 0, 0, 0], "epoch"),
+    ("show_sweep", [MLP, "/etc/shadow", "rotate", 1], "model"),
+    ("show_sweep", [MLP, None, {"kind": "rotate"}, 1], "change"),
+    ("show_sweep", ["../../etc/passwd", None, "rotate", 1], "pick a model"),
+    ("show_map", ["/etc/passwd", "pca", 1], "model"),
+    ("show_map", [None, "umap", 1], "projection"),
+    ("show_map", [None, "pca", 1e99], "epoch"),
+]
+
+
+def test_issue_12_events_called_by_number_with_hostile_values_get_a_message(server):
+    """A session with an image (as a page would have), then every new event of the Inside tab
+    and What-breaks-it with hostile values: a one-line message naming the value, no traceback,
+    no server path, and the session still answers afterwards."""
+    session = "hostile-12"
+    assert join(server, server.fns["new_session"], [], session)["event"] == "complete"
+    sneaker = upload(server, SNEAKER)
+    assert join(server, server.fns["show_upload"], [None, MLP, sneaker, 1],
+                session)["event"] == "complete"
+    for name, data, word in HOSTILE_12:
+        result = join(server, server.fns[name], [None, *data], session)
+        assert result["event"] == "error", (name, data, result)
+        message = str(result["error"])
+        assert word in message and "\n" not in message and "Traceback" not in message, message
+        assert "/work" not in message and "site-packages" not in message, message
+    for source in ("../etc", {"x": 1}, None):  # said on the page
+        result = join(server, server.fns["show_inside"], [None, source, 1], session)
+        assert result["event"] == "complete" and "must be" in str(result["data"][0]), result
+    for index in (None, [1e300, -1e300], ["a", "b"], [1, 2, 3], "x" * 100):  # clicks
+        for name in ("enlarge_map", "show_map_point"):
+            r = server.http.post("queue/join", json={"data": [None], "fn_index": server.fns[name],
+                                                     "session_hash": session,
+                                                     "event_data": {"index": index, "value": None}})
+            assert r.status_code in (200, 422), r.text[:200]
+    ok = join(server, server.fns["show_sweep"], [None, MLP, None, "rotate", 1], session)
+    assert ok["event"] == "complete", ok  # the session still answers
+
+
+def test_the_lab_refuses_values_out_of_range_by_name():
+    for extra, word in (((0, 0, "off", "off"), "share of the training images"),
+                        ((100, 81, "off", "off"), "wrong labels"),
+                        ((100, 0, "0.99", "off"), "dropout"),
+                        ((100, 0, "off", 1e9), "weight decay")):
+        with pytest.raises(ValueError, match=word):
+            app.train_settings("mlp", 1, 64, "adam", 0, "cosine", 0.1, 0, *extra)
