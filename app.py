@@ -1,4 +1,5 @@
-"""The Gradio app: Dataset, Train, Predict and Evaluate tabs. Wiring only: logic is in classifier/."""
+"""The Gradio app: Dataset, Train, Predict, Inside the network, Evaluate and Compare tabs. Wiring only:
+logic is in classifier/."""
 from __future__ import annotations
 
 import functools
@@ -1005,7 +1006,7 @@ def wire_api() -> None:
 
 
 def build() -> gr.Blocks:
-    """The page: a header, five tabs, each laid out and wired by its own functions."""
+    """The page: a header, six tabs, each laid out and wired by its own functions."""
     with gr.Blocks(title="Train an image classifier, live",
                    delete_cache=(600, 3600)) as demo:  # files the app served: kept an hour
         state = gr.State(None, delete_callback=lambda s: s is not None and s.close())

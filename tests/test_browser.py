@@ -1,4 +1,5 @@
-"""End-to-end tests in headless Chromium: the four tabs as a user sees and drives them.
+"""End-to-end tests in headless Chromium: the tabs as a user sees and drives them (issue 12's
+Inside tab, map, sweep and lab: tests/test_browser_inside.py).
 
 Run with `python -m pytest tests/test_browser.py -q -x` (or `-m browser`). Uses Debian's
 /usr/bin/chromium through Playwright; never `playwright install`. Screenshots of each tab are
@@ -503,6 +504,11 @@ def test_every_tab_fits_at_800_1280_and_1920_px(page):
         panel = open_tab(page, "Predict")
         previews_are_clear(panel)
         screenshot(page, f"predict-{width}")
+        panel = open_tab(page, "Inside the network")
+        network = block(panel, "Every layer's response").locator("img")
+        expect(network).to_be_visible(timeout=30_000)
+        assert inside(network.bounding_box(), panel.bounding_box()), width
+        screenshot(page, f"inside-{width}")
         panel = open_tab(page, "Evaluate")
         table_fits(panel, "Confusion matrix")
         all_shown(block(panel, "The most confident mistakes"), 10)
