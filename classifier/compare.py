@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 CURVE_COLUMNS = ["run", "epoch", "seconds", "val_accuracy", "curve"]
-TABLE_COLUMNS = ["run", "model", "dataset", "parameters", "training images", "s/epoch",
-                 "epochs", "best val accuracy", "test accuracy"]
+TABLE_COLUMNS = ["run", "model", "dataset", "params", "train images", "s/epoch", "epochs",
+                 "train acc", "best val acc", "test acc"]  # short: the table fits 800 px
 # Okabe-Ito's colour-blind-safe palette: five for a session's runs (it keeps its last five),
 # the rest for the shipped models, whose lines are also dashed
 RUN_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7"]
@@ -88,6 +88,8 @@ def table_frame(runs: list[tuple[str, dict]],
                      _text(meta.get("train_images") or math.nan, ",.0f"),
                      _text(seconds_per_epoch(meta.get("epoch_seconds")), ".2f"),
                      str(epochs) if epochs is not None else "",
+                     _text((_floats((meta.get("history") or {}).get("accuracy")) or [math.nan])[-1],
+                           ".2%"),  # at the end: far above validation is overfitting
                      _text(max(finite), ".2%") if finite and curve == "validation" else "",
                      _text(_floats([meta.get("test_accuracy")])[0], ".2%")))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)

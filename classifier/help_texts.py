@@ -91,7 +91,10 @@ WHAT = {
         "Each line is one run's **validation accuracy** after each epoch (the shipped models' "
         "curves were recorded when they were trained). Against **epochs**, it shows which model "
         "learns more per pass over the data; against **seconds**, which gets further for the "
-        "same wait. The table adds the size of each model (parameters) and its test accuracy."),
+        "same wait. The table adds the size of each model (params), the images it trained on, "
+        "and its accuracy on its training images at the end (train acc), on the validation "
+        "images at best, and on the test set: a training accuracy far above the validation one "
+        "is **overfitting**, the model memorising its training images (try the lab's 1%)."),
 }
 
 

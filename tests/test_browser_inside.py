@@ -45,6 +45,8 @@ def train(page, epochs: int, run: int, share: int | None = None):
     set_number(panel, "Epochs", epochs)
     if share is not None:
         panel.get_by_text("Lab: make it overfit, or hold it back").click()
+        expect(panel.get_by_label("number input for Train on this share")).to_be_visible()
+        page.wait_for_timeout(1000)  # the accordion renders its contents as it opens
         set_number(panel, "Train on this share", share)
     panel.get_by_role("button", name="Train", exact=True).click()
     header = page.locator("strong", has_text=re.compile(rf"^#{run} Fashion-MNIST"))
@@ -120,12 +122,14 @@ def test_a_sweep_charts_the_mlp_failing_under_shift_where_the_cnn_holds(page):
 
 def test_a_one_percent_run_overfits_beside_the_full_one_in_compare(page):
     train(page, 2, run=1)
-    train(page, 2, run=2, share=1)
+    train(page, 20, run=2, share=1)
     panel = open_tab(page, "Compare")
     table = panel.get_by_role("grid", name=re.compile("^The runs"))
     small = table.get_by_role("row", name=re.compile(r"^#2 .*1% of the data"))
     expect(small).to_have_count(1, timeout=30_000)
     expect(small).to_contain_text(" 600 ")  # its training images
+    train_acc, best_val, _ = (float(v) for v in re.findall(r"([\d.]+)%", small.inner_text())[-3:])
+    assert train_acc - best_val >= 10, small.inner_text()  # overfitting: it memorised the 600
     expect(table.get_by_role("row", name=re.compile(r"^#1 .* 54,000 "))).to_have_count(1)
     no_error_toast(page)
     screenshot(page, "lab-compare")

@@ -64,21 +64,21 @@ def test_seconds_per_epoch_leaves_out_the_first_epoch():
 def test_table_frame_formats_each_run():
     runs = [("a", {**meta(parameters=56714), "train_images": 600}), ("b", meta(val=None, seconds=()))]
     table = compare.table_frame(runs)
-    assert list(table.columns) == ["run", "model", "dataset", "parameters", "training images",
-                                   "s/epoch", "epochs", "best val accuracy", "test accuracy"]
+    assert list(table.columns) == ["run", "model", "dataset", "params", "train images", "s/epoch",
+                                   "epochs", "train acc", "best val acc", "test acc"]
     assert table.iloc[0].tolist() == ["a", "Small CNN", "MNIST digits", "56,714", "600", "2.50",
-                                      "3", "70.00%", "91.00%"]
+                                      "3", "80.00%", "70.00%", "91.00%"]
     # no validation: no best validation accuracy; unknown parameters, counts and times stay blank
-    assert table.iloc[1][["parameters", "training images", "s/epoch",
-                          "best val accuracy"]].tolist() == ["", "", "", ""]
+    assert table.iloc[1][["params", "train images", "s/epoch",
+                          "best val acc"]].tolist() == ["", "", "", ""]
 
 
 def test_table_frame_parameters_override_and_missing_keys():
     table = compare.table_frame([("a", meta()), ("empty", {})], parameters={"a": 1234})
-    assert table.parameters.tolist() == ["1,234", ""]
-    assert table.iloc[1].tolist() == ["empty", "", "", "", "", "", "0", "", ""]
+    assert table.params.tolist() == ["1,234", ""]
+    assert table.iloc[1].tolist() == ["empty", "", "", "", "", "", "0", "", "", ""]
     nan_test = compare.table_frame([("n", meta(test_accuracy=float("nan")))])
-    assert nan_test["test accuracy"].tolist() == [""]
+    assert nan_test["test acc"].tolist() == [""]
 
 
 def test_shipped_metadata_compares():
@@ -93,10 +93,10 @@ def test_shipped_metadata_compares():
     table = compare.table_frame(runs).set_index("run")
     mnist = dict(runs)["mnist_cnn"]
     assert table.loc["mnist_cnn", "model"] == mnist["model_title"] == "Small CNN"
-    assert table.loc["mnist_cnn", "test accuracy"] == f"{mnist['test_accuracy']:.2%}"
+    assert table.loc["mnist_cnn", "test acc"] == f"{mnist['test_accuracy']:.2%}"
     best = max(mnist["history"]["val_accuracy"])
-    assert table.loc["mnist_cnn", "best val accuracy"] == f"{best:.2%}"
-    assert table.loc["mnist_cnn", "parameters"] == f"{mnist['parameters']:,}"
+    assert table.loc["mnist_cnn", "best val acc"] == f"{best:.2%}"
+    assert table.loc["mnist_cnn", "params"] == f"{mnist['parameters']:,}"
     assert table.loc["fashion_mlp", "s/epoch"] == "2.86"  # median of 4.15, 2.33, 2.84, 2.88
 
 
