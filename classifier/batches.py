@@ -19,21 +19,29 @@ PARALLEL_BATCHES = 2  # batches gathered side by side, and kept ready ahead of t
 
 
 def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 256,
-            shuffle: bool = False, seed: int | None = None):
+            shuffle: bool = False, seed: int | None = None, change=None):
     """A `tf.data.Dataset` of (x, y) batches (x alone without `y`), in order or, with `shuffle`,
     in a new order each time Keras starts an epoch over it (the orders fixed by `seed`, else
-    by TensorFlow's global seed). The last batch may be short."""
+    by TensorFlow's global seed), each x batch passed through `change(x, key)` when given
+    (random augmentation, `augment.random_change`; `key` a random int64 drawn afresh for each
+    batch of each epoch, the same for a seed). The last batch may be short."""
     import tensorflow as tf
     arrays = tuple(tf.convert_to_tensor(a) for a in ((x,) if y is None else (x, y)))
     order = tf.data.Dataset.range(len(x))
     if shuffle:
         order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
 
-    def gather(indices):
+    def gather(indices, key=None):
         picked = tuple(tf.gather(a, indices) for a in arrays)
+        if change is not None:
+            picked = (change(picked[0], key), *picked[1:])
         return picked[0] if y is None else picked
 
-    data = order.batch(int(batch_size)).map(gather, num_parallel_calls=PARALLEL_BATCHES)
+    data = order.batch(int(batch_size))
+    if change is not None:  # a new random key a batch, new ones each epoch (each iteration)
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        data = tf.data.Dataset.zip((data, keys))
+    data = data.map(gather, num_parallel_calls=PARALLEL_BATCHES)
     options = tf.data.Options()
     options.autotune.enabled = False
     options.experimental_optimization.apply_default_optimizations = False

@@ -66,7 +66,8 @@ def cmd_train(args) -> None:
                              seed=args.seed, lr_schedule=args.schedule,
                              tensorboard_dir=args.tensorboard, pretrained=not args.random_weights,
                              max_seconds=args.max_seconds, seconds=args.seconds,
-                             augment="flip" if args.flip else None, data_share=args.data_share,
+                             augment="flip" if args.flip else args.augment,
+                             data_share=args.data_share,
                              label_noise=args.label_noise, dropout=args.dropout,
                              weight_decay=args.weight_decay)
     dataset = _load_dataset(args.dataset, args)
@@ -162,6 +163,9 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--flip", action="store_true",
                             help="also train on each image's mirror image (garments, photos; "
                                  "never digits)")
+            sp.add_argument("--augment", choices=("shift", "flip_shift"),
+                            help="random changes each epoch: moves of up to 2 px, and for "
+                                 "flip_shift mirror images too (classifier/augment.py)")
             sp.add_argument("--data-share", type=float, default=1.0,
                             help="the lab: train on this share of the training images (0.01: "
                                  "600 of Fashion-MNIST's, to see overfitting)")

@@ -301,6 +301,8 @@ def reproduce_script(run: Run) -> str:
         f"{run.result.epochs_done} epoch(s){stopped}, {run.result.seconds:.1f} s of training.",
         *([f"# The app's run was a {s.seconds:g} s time budget: this script trains the epochs it "
            "began, with the schedule its budget set."] if s.seconds else []),
+        *([f"# The app's run moved its images at random each epoch (augment={s.augment!r}, "
+           "classifier/augment.py); this script does not."] if s.augment not in (None, "flip") else []),
         "# Results differ slightly from run to run and machine to machine (threads, CPU or GPU",
         "# kernels, library versions), even with the same seed.",
     ]

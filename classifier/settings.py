@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 MAX_BUDGET_SECONDS = 24 * 3600
-AUGMENTATIONS = (None, "flip")  # "flip" suits garments and photos, never digits
+AUGMENTATIONS = (None, "flip", "shift", "flip_shift")  # classifier/augment.py; flips never for digits
 
 
 @dataclass
@@ -24,7 +24,8 @@ class TrainSettings:
                                          # sized to reach 0 there (epochs are then not used)
     warmup: float | None = None          # share of the run warming the rate up; None: the model's
     max_seconds: float | None = None     # stop training after this long (keeps the weights)
-    augment: str | None = None           # "flip": train on each image and its mirror image
+    augment: str | None = None           # "flip": each image and its mirror; "shift", "flip_shift":
+                                         # random moves (and mirrors) each epoch (augment.py)
     tensorboard_dir: str | None = None   # write TensorBoard logs here
     pretrained: bool = True              # MobileNetV2: ImageNet weights (needs them cached/online)
     # the lab (classifier/lab.py): what makes a model overfit, and what holds it back

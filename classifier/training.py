@@ -29,6 +29,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from .augment import mirrored, random_change
 from .batches import batches
 from .data import Dataset
 from .lab import training_share, wrong_labels
@@ -239,7 +240,7 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     y_tr = wrong_labels(y_tr, s.label_noise, dataset.num_classes, s.seed)
     train_images = len(x_tr)
     if s.augment == "flip":  # each image and its mirror image, left to right
-        x_tr, y_tr = np.concatenate([x_tr, x_tr[:, :, ::-1]]), np.concatenate([y_tr, y_tr])
+        x_tr, y_tr = mirrored(x_tr, y_tr)
     n = dataset.num_classes
     source = model if weights_of is None else weights_of
     keep = source if source.count_params() <= MAX_EPOCH_WEIGHTS_PARAMS else None
@@ -260,7 +261,7 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     validation = batches(x_val, targets_for(model, y_val, n), batch_size) if len(x_val) else None
     t0 = time.perf_counter()
     hist = model.fit(batches(x_tr, targets_for(model, y_tr, n), batch_size, shuffle=True,
-                             seed=s.seed),
+                             seed=s.seed, change=random_change(s.augment, s.seed)),
                      epochs=epochs, validation_data=validation, callbacks=callbacks, verbose=0,
                      shuffle=False)  # the batches reshuffle themselves
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}

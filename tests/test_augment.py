@@ -1,0 +1,57 @@
+"""Random augmentation in the training batches (classifier/augment.py)."""
+import numpy as np
+import pytest
+
+from classifier.augment import SHIFT, mirrored, random_change, shifted
+from classifier.batches import batches
+from classifier.run import run_training
+from classifier.settings import TrainSettings
+from conftest import make_dataset
+
+
+def test_a_shift_moves_each_image_by_its_own_offset_with_black_coming_in():
+    import tensorflow as tf
+    x = np.random.default_rng(0).integers(1, 255, (3, 6, 5, 1)).astype(np.uint8)
+    offsets = np.array([[SHIFT, SHIFT], [SHIFT + 1, SHIFT], [SHIFT - 2, SHIFT + 2]])  # none, down 1, up 2 right 2
+    out = shifted(tf.constant(x), tf.constant(offsets, tf.int32)).numpy()
+    assert np.array_equal(out[0], x[0])
+    assert np.array_equal(out[1, 1:], x[1, :-1]) and not out[1, 0].any()
+    assert np.array_equal(out[2, :-2, 2:], x[2, 2:, :-2]) and not out[2, -2:].any() and not out[2, :, :2].any()
+
+
+def test_random_changes_are_new_each_epoch_seeded_and_keep_the_pixels():
+    x = np.random.default_rng(1).integers(1, 255, (64, 28, 28, 1)).astype(np.uint8)
+    y = np.arange(64) % 4
+    data = batches(x, y, 64, seed=5, change=random_change("flip_shift", seed=3))
+    first, second = (next(iter(data))[0].numpy() for _ in range(2))
+    assert first.dtype == np.uint8 and first.shape == x.shape
+    assert not np.array_equal(first, second)  # drawn afresh each time the data is read
+    moved = sum(not np.array_equal(a, b) for a, b in zip(first, x))
+    assert moved > 40  # most images moved or mirrored (1 in 50 stays put by chance)
+    for a, b in zip(first, x):  # each one is its image, mirrored or not, moved by <= SHIFT
+        candidates = [b, b[:, ::-1]]
+        assert any(np.array_equal(a[max(0, dy):28 + min(0, dy), max(0, dx):28 + min(0, dx)],
+                                  c[max(0, -dy):28 - max(0, dy), max(0, -dx):28 - max(0, dx)])
+                   for c in candidates for dy in range(-SHIFT, SHIFT + 1)
+                   for dx in range(-SHIFT, SHIFT + 1))
+    again = batches(x, y, 64, seed=5, change=random_change("shift", seed=3))
+    one = next(iter(again))[0].numpy()
+    two = next(iter(batches(x, y, 64, seed=5, change=random_change("shift", seed=3))))[0].numpy()
+    assert np.array_equal(one, two)  # the same seeds: the same changes
+
+
+def test_no_change_for_none_or_flip_and_mirrors_double_the_set():
+    assert random_change(None) is None and random_change("flip") is None
+    x, y = np.arange(8).reshape(2, 2, 2, 1), np.array([0, 1])
+    mx, my = mirrored(x, y)
+    assert len(mx) == 4 and np.array_equal(mx[2], x[0][:, ::-1]) and list(my) == [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="augment must be one of"):
+        random_change("rotate")
+
+
+def test_a_run_trains_with_random_shifts_and_says_so_in_its_metadata():
+    run = run_training(make_dataset(n_train=64, n_test=16), "cnn_quick",
+                       TrainSettings(epochs=1, batch_size=16, augment="shift"))
+    assert run.metadata()["settings"]["augment"] == "shift" and run.result.train_images > 0
+    with pytest.raises(ValueError, match="augment must be one of"):
+        TrainSettings(augment="rotate")
