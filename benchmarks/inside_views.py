@@ -1,6 +1,7 @@
 """How long the "Inside the network" tab takes per view, for every registry model.
 
     python benchmarks/inside_views.py [--repeats 5]
+    python benchmarks/inside_views.py --app     # the app's handlers on the shipped models
 
 Builds each model with random weights (timing does not depend on them; MobileNetV2 without its
 ImageNet weights, so it runs offline) and prints, in milliseconds, the first call (which builds
@@ -41,10 +42,44 @@ def timed(fn, repeats: int) -> tuple[float, float]:
     return times[0], statistics.median(times[1:])
 
 
+def app_views(repeats: int) -> None:
+    """Each view of issue 12 as the page asks for it (the app's handlers, a session holding a
+    drawing), on the shipped MLP and CNN: first call and median of later ones, in ms."""
+    os.environ.setdefault("CLASSIFIER_TRAINER", "inline")
+    import app
+    from classifier.session import Session
+    mlp, cnn = "Fashion-MNIST: MLP (shipped)", "Fashion-MNIST: our CNN (shipped)"
+    print(f"{'view':<50} {'model':<5} {'first ms':>8} {'median ms':>9}")
+    for short, name, other in (("MLP", mlp, cnn), ("CNN", cnn, mlp)):
+        session = Session()
+        session.active_model, session.last_image = name, str(Path(app.ASSETS) / "examples"
+                                                             / "fashion-sneaker.png")
+        views = {
+            "Inside: every layer + filters (the drawing)": lambda: app.show_inside(session, "drawing", 0),
+            "Inside: every layer + filters (a test image)": lambda: app.show_inside(session, "test", 0),
+            "Inside: a click enlarges a map": lambda: app.enlarge_map(
+                session, type("E", (), {"index": [36, 188]})()),
+            "Map: PCA of 2,000 test images (first, then kept)": lambda: app.show_map(
+                session, None, "pca", 0),
+            "Map: both models side by side (kept)": lambda: app.show_map(session, other, "pca", 0),
+            "What breaks it: the sliders' answer": lambda: app.show_changed(
+                session, name, 0, 3, 0, 10, 1, 0, 0, 0),
+            "What breaks it: a 17-step shift sweep, two models": lambda: app.show_sweep(
+                session, name, other, "shift_right", 0),
+        }
+        for label, fn in views.items():
+            first, median = timed(fn, repeats)
+            print(f"{label:<50} {short:<5} {first:>8.0f} {median:>9.0f}", flush=True)
+        session.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--app", action="store_true", help="time the app's handlers instead")
     args = parser.parse_args()
+    if args.app:
+        return app_views(args.repeats)
     rows = [(k, PHOTO.get(k, (28, 28, 1))) for k in MODELS] + EXTRA
     print(f"{'model':<12} {'input':<10} {'views':>5} {'height':>6} "
           f"{'views first':>11} {'views ms':>8} {'filters first':>13} {'filters ms':>10}")

@@ -4,7 +4,8 @@
   are flip-safe, digits are not);
 - "shift": each image moved by up to SHIFT pixels each way, a new move every time it is seen;
 - "flip_shift": a random half mirrored, then shifted as above (what the shipped Fashion-MNIST
-  CNN trains with: +0.2 points over "flip" alone at 40 epochs, BENCHMARKS.md section 10).
+  CNN trains with: +0.2 points over "flip" alone at 40 epochs, BENCHMARKS.md section 10);
+- "digits": random rotation, scale, shear and move, and thicker or thinner strokes (DIGITS).
 
 The random ones run inside the `tf.data` pipeline (`batches`), on uint8 batches, vectorised:
 pad with black, then crop each image at its own random offset, so whole-pixel shifts and no
@@ -15,7 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 SHIFT = 2  # pixels each way
-KINDS = ("flip", "shift", "flip_shift")
+KINDS = ("flip", "shift", "flip_shift", "digits")
+# "digits": what makes up for MNIST's 4,000 offline training images (issue 13): each image
+# rotated, scaled, sheared and moved at random (one bilinear resampling), its strokes made
+# thicker or thinner one time in three each; never mirrored (a mirrored 2 is no digit)
+DIGITS = dict(degrees=15.0, scale=(0.85, 1.15), shear=0.25, move=3.0, thicker=1 / 6, thinner=1 / 6)
 
 
 def mirrored(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,6 +41,8 @@ def random_change(kind: str | None, seed: int = 0):
 
     def change(x, key):
         n, key = tf.shape(x)[0], tf.stack([tf.cast(key, tf.int64), tf.constant(seed, tf.int64)])
+        if kind == "digits":
+            return digit_change(x, key)
         if kind == "flip_shift":
             flip = tf.random.stateless_uniform([n, 1, 1, 1], seed=key + [0, 1]) < 0.5
             x = tf.where(flip, tf.reverse(x, axis=[2]), x)
@@ -54,3 +61,41 @@ def shifted(x, offsets):
     rows = 2 * SHIFT - offsets[:, :1] + tf.range(h)[None]  # moved down by (offset - SHIFT)
     cols = 2 * SHIFT - offsets[:, 1:] + tf.range(w)[None]
     return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+
+
+def digit_change(x, key):
+    """Batch `x` (N, H, W, C) uint8 with DIGITS' random changes, drawn from the stateless `key`."""
+    import tensorflow as tf
+    d, n = DIGITS, tf.shape(x)[0]
+
+    def uniform(k, low, high):
+        return tf.random.stateless_uniform([n], seed=key + [0, k], minval=low, maxval=high)
+    angle = uniform(3, -d["degrees"], d["degrees"]) * (np.pi / 180)
+    scale, shear = uniform(4, *d["scale"]), uniform(5, -d["shear"], d["shear"])
+    dx, dy = uniform(6, -d["move"], d["move"]), uniform(7, -d["move"], d["move"])
+    out = _affine(tf.cast(x, tf.float32), angle, scale, shear, dx, dy)
+    pick = uniform(8, 0.0, 1.0)[:, None, None, None]
+    thick = tf.nn.max_pool2d(out, 3, 1, "SAME")
+    thin = -tf.nn.max_pool2d(-out, 3, 1, "SAME")
+    out = tf.where(pick < d["thicker"], thick, tf.where(pick > 1 - d["thinner"], thin, out))
+    return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), x.dtype)
+
+
+def _affine(x, angle, scale, shear, dx, dy):
+    """Each image of float batch `x` rotated by `angle` (radians), scaled, sheared (x by y) and
+    moved by (dx, dy) pixels about its centre, in one bilinear resampling; black comes in."""
+    import tensorflow as tf
+    h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # forward map A = R(angle) . Shear . S(scale); the transform op wants output -> input: A^-1
+    a, b = scale * cos, scale * (cos * shear - sin)
+    c, e = scale * sin, scale * (sin * shear + cos)
+    det = a * e - b * c
+    ia, ib, ic, ie = e / det, -b / det, -c / det, a / det
+    ox, oy = cx + dx, cy + dy  # where the centre goes
+    transforms = tf.stack([ia, ib, cx - ia * ox - ib * oy, ic, ie, cy - ic * ox - ie * oy,
+                           tf.zeros_like(ia), tf.zeros_like(ia)], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="CONSTANT")

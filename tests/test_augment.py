@@ -55,3 +55,30 @@ def test_a_run_trains_with_random_shifts_and_says_so_in_its_metadata():
     assert run.metadata()["settings"]["augment"] == "shift" and run.result.train_images > 0
     with pytest.raises(ValueError, match="augment must be one of"):
         TrainSettings(augment="rotate")
+
+
+def test_the_digits_affine_has_known_answers():
+    import tensorflow as tf
+    from classifier.augment import _affine
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    x[0, 10:18, 13:15] = 255  # a vertical bar about the centre
+
+    def moved(angle=0.0, scale=1.0, shear=0.0, dx=0.0, dy=0.0):
+        args = (tf.constant([v], tf.float32) for v in (angle, scale, shear, dx, dy))
+        return _affine(tf.constant(x), *args).numpy()[0, :, :, 0]
+    assert np.array_equal(moved(), x[0, :, :, 0])
+    assert np.array_equal(moved(dx=3, dy=2)[12:20, 16:18], np.full((8, 2), 255.0))
+    ys, xs = np.nonzero(moved(angle=np.pi / 2) > 128)  # a quarter turn: the bar lies flat
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (13, 14, 10, 17)
+    assert (moved(scale=0.5) > 128).sum() < (x > 128).sum() / 2
+
+
+def test_digit_changes_vary_and_keep_the_ink():
+    import tensorflow as tf
+    from classifier.augment import digit_change
+    x = np.zeros((16, 28, 28, 1), np.uint8)
+    x[:, 8:20, 12:16] = 255
+    out = digit_change(tf.constant(x), tf.constant([7, 0], tf.int64)).numpy()
+    ink = (out > 128).reshape(16, -1).sum(axis=1)
+    assert out.dtype == np.uint8 and len(set(ink)) > 4  # each image its own change
+    assert ink.min() > 4 and ink.max() < 4 * 48  # thinner or thicker, never gone or filled
