@@ -92,7 +92,7 @@ def test_shipped_metadata_compares():
         assert rows.seconds.is_monotonic_increasing
     table = compare.table_frame(runs).set_index("run")
     mnist = dict(runs)["mnist_cnn"]
-    assert table.loc["mnist_cnn", "model"] == mnist["model_title"] == "Small CNN"
+    assert table.loc["mnist_cnn", "model"] == mnist["model_title"] == "Our CNN (batch norm)"
     assert table.loc["mnist_cnn", "test acc"] == f"{mnist['test_accuracy']:.2%}"
     best = max(mnist["history"]["val_accuracy"])
     assert table.loc["mnist_cnn", "best val acc"] == f"{best:.2%}"
