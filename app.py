@@ -436,7 +436,8 @@ def _answer(session: Session, model_name, image, epoch):
     at = f" (weights after epoch {int(epoch)})" if weights is not None else ""
     bars = gr.update(value=figures.probability_frame(pred.probabilities), sort=list(pred.probabilities),
                      title=f"Top answer: {pred.label} {pred.probabilities[pred.label]:.1%}{at}")
-    text = (help_texts.top_line(pred, LOW_CONFIDENCE) + help_texts.shrunk_line(raw, pred)
+    text = (help_texts.top_line(pred, LOW_CONFIDENCE, predictor.meta.get("dataset"))
+            + help_texts.shrunk_line(raw, pred)
             + help_texts.why_line(why.method, pred.label))
     return (bars, text, figures.upscale(pred.seen, 196),
             gr.update(value=overlay(pred.seen, why.heat), label=f"Why {pred.label}: {why.method}"),

@@ -13,6 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 
 def _print(obj, as_json: bool, text: str) -> None:
     print(json.dumps(obj) if as_json else text, flush=True)
@@ -124,10 +126,48 @@ def cmd_predict(args) -> None:
             _print({"file": path, "error": str(exc)}, args.json, f"{path}: error: {exc}")
             continue
         top = ", ".join(f"{name} {p:.1%}" for name, p in pred.top(args.top))
-        _print({"file": path, "label": pred.label, "probabilities": pred.probabilities},
-               args.json, f"{path}: {top}")
+        unsure = " (I am not sure: it does not look like what I was trained on)" if pred.unsure else ""
+        _print({"file": path, "label": pred.label, "probabilities": pred.probabilities,
+                "unsure": pred.unsure}, args.json, f"{path}: {top}{unsure}")
     if failed:
         raise SystemExit(2)
+
+
+OTHER_DATASET = {"mnist": "fashion_mnist", "fashion_mnist": "mnist"}  # unlike anything it knows
+OTHER_IMAGES = 500  # of them, through the app's clean-up, to count "I am not sure"
+
+
+def cmd_calibrate(args) -> None:
+    """Measure when the model should say "I am not sure" (classifier/calibration.py) on its
+    validation images, save it in its metadata, and report how often it would say so."""
+    from .calibration import calibrate, unsure_rates
+    from .datasets import load_dataset
+    from .evaluation import predict_probabilities
+    from .predict import Predictor
+    from .settings import TrainSettings
+    from .storage import load_model, update_metadata
+    model, meta = load_model(args.model)
+    data = _load_dataset(meta["dataset"], args)
+    s = TrainSettings.from_dict(meta.get("settings") or {})
+    if not s.validation_split and data.x_val is None:
+        raise ValueError("the model trained on all its training images: none are left to calibrate on")
+    _, _, x_val, y_val = data.split_validation(s.validation_split, s.seed)
+    cal = calibrate(predict_probabilities(model, x_val), y_val,
+                    f"{len(y_val):,} validation images of {data.title}, held out of its training")
+    rates = {"test images": unsure_rates(cal, predict_probabilities(model, data.x_test), data.y_test)}
+    other = OTHER_DATASET.get(data.key)
+    if other:  # another dataset's test images through the app's own path (the clean-up)
+        predictor = Predictor(model, data.class_names, data.style, {**meta, "calibration": cal.to_dict()})
+        images = load_dataset(other).x_test[:OTHER_IMAGES]
+        rates[f"{other} images"] = {"all": float(np.mean([predictor.predict(i[..., 0]).unsure
+                                                          for i in images]))}
+    update_metadata(args.model, calibration=cal.to_dict(), unsure_rates=rates)
+    lines = [f"temperature {cal.temperature:.3f}; 'I am not sure' below {cal.unsure_below:.3f} "
+             f"(calibrated top probability), which {cal.kept:.1%} of the right answers on "
+             f"{cal.measured_on} reach"]
+    lines += [f"  'not sure' on {where}: " + ", ".join(f"{k} {v:.1%}" for k, v in r.items())
+              for where, r in rates.items()]
+    _print({"calibration": cal.to_dict(), "unsure_rates": rates}, args.json, "\n".join(lines))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -139,7 +179,9 @@ def parser() -> argparse.ArgumentParser:
                                ("models", cmd_models, "list the models"),
                                ("train", cmd_train, "train a model and save it"),
                                ("evaluate", cmd_evaluate, "evaluate a saved model on its test set"),
-                               ("predict", cmd_predict, "classify image files")):
+                               ("predict", cmd_predict, "classify image files"),
+                               ("calibrate", cmd_calibrate, "measure when a saved model should "
+                                                            "say it is not sure")):
         sp = sub.add_parser(name, help=helptext)
         sp.set_defaults(fn=fn)
         sp.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -186,6 +228,9 @@ def parser() -> argparse.ArgumentParser:
         if name == "evaluate":
             sp.add_argument("--model", required=True, help="folder of a saved model")
             sp.add_argument("--dataset", help="default: the one the model was trained on")
+        if name == "calibrate":
+            sp.add_argument("--model", required=True, help="folder of a saved model (its "
+                                                           "metadata gets the calibration)")
         if name == "predict":
             sp.add_argument("--model", required=True, help="folder of a saved model")
             sp.add_argument("--top", type=int, default=3)

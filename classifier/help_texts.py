@@ -210,10 +210,18 @@ def _trains_batch_norm(model) -> bool:
                for layer in getattr(model, "layers", []))
 
 
-def top_line(prediction, low: float) -> str:
+KNOWN = {"mnist": "digits", "fashion_mnist": "garments"}  # what a dataset's images are
+
+
+def top_line(prediction, low: float, dataset: str | None = None) -> str:
+    """The top three answers, and a word when the model is unsure: "I am not sure" from its
+    calibrated threshold (calibration.py) where it has one, else a low top probability."""
     top = prediction.top(3)
     text = "  \n".join(f"{i + 1}. **{name}** {p:.1%}" for i, (name, p) in enumerate(top))
-    if top[0][1] < low:
+    if prediction.unsure:
+        text += (f"  \n**I am not sure**: this does not look like the {KNOWN.get(dataset, 'images')}"
+                 " I was trained on.")
+    elif top[0][1] < low:
         text += f"  \n*Low confidence: the model is unsure ({top[0][1]:.0%}).*"
     return text
 

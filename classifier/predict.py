@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibration import Calibration
 from .preprocess import Prepared, prepare
 
 
@@ -18,6 +19,7 @@ class Prediction:
     probabilities: dict[str, float]     # every class, in class order, summing to 1
     seen: np.ndarray                    # the image the model took (28x28 for the small datasets)
     inverted: bool
+    unsure: bool = False                # below the model's calibrated threshold (calibration.py)
 
     @property
     def label(self) -> str:
@@ -38,6 +40,7 @@ class Predictor:
         self.style = style
         self.image_shape = tuple(int(d) for d in model.input_shape[1:])
         self.meta = meta or {}
+        self.calibration = Calibration.from_dict(self.meta.get("calibration"))
         self._copy_lock = threading.Lock()  # Gradio calls handlers from several threads
         self._copy = None                   # (clone of `trained`, its probability model)
         self._copy_weights: list[np.ndarray] | None = None  # what the clone holds now
@@ -131,5 +134,6 @@ class Predictor:
     def _prediction(self, prepared: Prepared, p: np.ndarray) -> Prediction:
         """A `Prediction` from one image's probabilities (normalised to sum to 1)."""
         p = p / p.sum()
+        unsure = bool(self.calibration.unsure(p)) if self.calibration is not None else False
         return Prediction(dict(zip(self.class_names, map(float, p))), prepared.seen,
-                          prepared.inverted)
+                          prepared.inverted, unsure)

@@ -56,6 +56,19 @@ def read_metadata(folder: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def update_metadata(folder: str | Path, **fields) -> dict:
+    """Add or replace `fields` in a saved model's metadata (written beside, then renamed)."""
+    path = Path(folder) / META_FILE
+    meta = {**read_metadata(folder), **fields}
+    tmp = _temp_beside(path)
+    try:
+        tmp.write_text(json.dumps(meta, indent=2, default=_jsonable) + "\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return meta
+
+
 def load_model(folder: str | Path):
     """Load (model, metadata) from a folder written by `save_model`, with Keras' safe_mode on."""
     import keras

@@ -1,0 +1,70 @@
+"""Saying "I am not sure" (classifier/calibration.py) and where it shows."""
+import json
+
+import numpy as np
+import pytest
+
+from classifier import calibration
+from classifier.cli import main
+from classifier.predict import Predictor
+
+
+def overconfident(n=2000, seed=0):
+    """Probabilities of a model right 80% of the time yet 99% sure of every answer."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    answers = np.where(rng.random(n) < 0.8, labels, (labels + 1) % 4)
+    p = np.full((n, 4), 0.01 / 3)
+    p[np.arange(n), answers] = 0.99
+    return p, labels
+
+
+def test_temperature_scaling_makes_an_overconfident_model_honest():
+    p, y = overconfident()
+    t = calibration.fit_temperature(p, y)
+    assert t > 1  # flatter
+    assert calibration.scaled(p, t).max(axis=1).mean() == pytest.approx(0.8, abs=0.02)
+    assert np.array_equal(calibration.scaled(p, t).argmax(1), p.argmax(1))  # same answers
+    assert calibration.fit_temperature(calibration.scaled(p, t), y) == pytest.approx(1, rel=0.03)
+
+
+def test_the_threshold_keeps_the_asked_share_of_right_answers_sure():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 500)
+    p = rng.dirichlet([1, 1, 1], 500)
+    p[np.arange(500), y] += 1.5
+    p /= p.sum(1, keepdims=True)
+    cal = calibration.calibrate(p, y, "the test", keep=0.95)
+    right = p.argmax(1) == y
+    sure = ~cal.unsure(p)
+    assert sure[right].mean() >= 0.95 and cal.kept >= 0.95
+    assert sure[right].mean() < 0.97  # not a threshold of 0
+    rates = calibration.unsure_rates(cal, p, y)
+    assert rates["right"] == pytest.approx(1 - sure[right].mean())
+    assert calibration.Calibration.from_dict(cal.to_dict()) == cal
+
+
+def test_the_digits_model_says_so_for_garments_and_not_for_its_test_digits(tmp_path, capsys):
+    """The shipped MNIST model, calibrated on a copy: the command's own rates, then the answers."""
+    import shutil
+    folder = tmp_path / "mnist_cnn"
+    shutil.copytree("assets/models/mnist_cnn", folder)
+    assert main(["calibrate", "--model", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["unsure_rates"]["test images"]["right"] < 0.03
+    assert out["unsure_rates"]["fashion_mnist images"]["all"] > 0.3
+    predictor = Predictor.from_folder(folder)
+    assert predictor.calibration.temperature == out["calibration"]["temperature"]
+    from classifier.datasets import load_dataset
+    digits = load_dataset("mnist")
+    sure = [not predictor.predict(x[..., 0]).unsure for x in digits.x_test[:50]]
+    assert np.mean(sure) >= 0.9
+
+
+def test_the_answer_says_it_is_not_sure():
+    from classifier import help_texts
+    from classifier.predict import Prediction
+    p = Prediction({"0": 0.4, "1": 0.35, "2": 0.25}, np.zeros((28, 28)), False, unsure=True)
+    assert "**I am not sure**: this does not look like the digits" in help_texts.top_line(p, 0.5, "mnist")
+    p.unsure = False
+    assert "Low confidence" in help_texts.top_line(p, 0.5, "mnist")
