@@ -149,11 +149,13 @@ def cmd_calibrate(args) -> None:
     model, meta = load_model(args.model)
     data = _load_dataset(meta["dataset"], args)
     s = TrainSettings.from_dict(meta.get("settings") or {})
-    if not s.validation_split and data.x_val is None:
-        raise ValueError("the model trained on all its training images: none are left to calibrate on")
-    _, _, x_val, y_val = data.split_validation(s.validation_split, s.seed)
-    cal = calibrate(predict_probabilities(model, x_val), y_val,
-                    f"{len(y_val):,} validation images of {data.title}, held out of its training")
+    if s.validation_split or data.x_val is not None:
+        _, _, x_held, y_held = data.split_validation(s.validation_split, s.seed)
+        where = f"{len(y_held):,} validation images of {data.title}, held out of its training"
+    else:  # it trained on every training image: the test set is all that it never saw
+        x_held, y_held = data.x_test, data.y_test
+        where = f"the {len(y_held):,} test images of {data.title} (it trained on all the others)"
+    cal = calibrate(predict_probabilities(model, x_held), y_held, where)
     rates = {"test images": unsure_rates(cal, predict_probabilities(model, data.x_test), data.y_test)}
     other = OTHER_DATASET.get(data.key)
     if other:  # another dataset's test images through the app's own path (the clean-up)
