@@ -68,3 +68,18 @@ def test_the_answer_says_it_is_not_sure():
     assert "**I am not sure**: this does not look like the digits" in help_texts.top_line(p, 0.5, "mnist")
     p.unsure = False
     assert "Low confidence" in help_texts.top_line(p, 0.5, "mnist")
+
+
+def test_a_model_that_trained_on_every_image_is_calibrated_on_the_test_set(tmp_path, capsys):
+    from classifier.run import run_training
+    from classifier.settings import TrainSettings
+    from conftest import make_dataset
+    from classifier import datasets
+    data = make_dataset(n_train=60, n_test=30)
+    run = run_training(data, "mlp", TrainSettings(epochs=3, validation_split=0.0))
+    folder = run.save(tmp_path / "all")
+    import unittest.mock as mock
+    with mock.patch.object(datasets, "load_dataset", lambda key: data):
+        assert main(["calibrate", "--model", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["calibration"]["measured_on"].startswith("the 30 test images")
