@@ -29,7 +29,7 @@ SHIPPED = {  # name shown in pickers -> folder under assets/models
 }
 MAX_SESSION_MODELS = 5  # older session models are dropped to bound memory
 MAP_IMAGES = 2000  # test images on the Inside tab's map
-MAPS_KEPT = 6  # maps a session keeps (t-SNE takes 10-20 s)
+MAPS_KEPT = 4  # maps a session keeps (t-SNE takes 8-12 s; each holds 2,000 points)
 
 
 def shipped_names() -> list[str]:
@@ -142,8 +142,11 @@ class Session:
         predictor, key = self.predictor(name), (name, method, epoch)
         if key not in self.maps:
             data = self.dataset_of(name)
-            self.maps[key] = predictor.using(
+            made = predictor.using(
                 weights, lambda model: test_map.test_map(model, data, MAP_IMAGES, method))
+            if method == "pca":  # places new images by its axes: the features can go (7 MB)
+                made.features = None
+            self.maps[key] = made
             for old in list(self.maps)[:-MAPS_KEPT]:
                 del self.maps[old]
         tmap = self.maps[key]

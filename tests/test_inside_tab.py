@@ -80,3 +80,22 @@ def test_another_test_image_moves_on():
     before = app.show_inside(s, "test", 0)[0]
     assert app.another_test_image(s) == "test"
     assert app.show_inside(s, "test", 0)[0] != before
+
+
+def test_the_map_places_the_drawing_and_a_click_names_that_test_image():
+    s = Session()
+    s.active_model, s.last_image = "Fashion-MNIST: MLP (shipped)", SNEAKER
+    picture, _, text = app.show_map(s, "Fashion-MNIST: our CNN (shipped)", "pca", 0)
+    assert picture.shape[1] >= 1000 and "Click a dot" in text
+    shown, maps = s.shown_map
+    (_, first), (_, second) = maps
+    assert len(first.points) == len(second.points) == 2000
+    x, y = shown.panels[1].to_pixels(second.points[7:8])[0]
+    image, words = app.show_map_point(s, type("Select", (), {"index": [x, y]})())
+    data = s.dataset_of("Fashion-MNIST: MLP (shipped)")
+    i = second.indices[7]
+    assert np.array_equal(image, app.figures.upscale(data.x_test[i], 196))
+    assert f"Test image {i:,}" in words and "our CNN" in words
+    assert app.show_map(s, None, "pca", 0)[0].shape[1] < picture.shape[1]  # one panel, kept map
+    with pytest.raises(app.gr.Error, match="projection must be one of"):
+        app.show_map(s, None, "umap", 0)
