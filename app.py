@@ -957,7 +957,7 @@ def wire_predict(state, active, pr, ev) -> None:
     uploaded.success(**changed)
     uploaded.failure(unreadable_upload, None, [pr.upload, *pr.answers], **PRIVATE)
     gr.on([pr.model.input, pr.epoch.input], _level(repredict), [state, pr.model, pr.epoch],
-          pr.answers, trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+          pr.answers, trigger_mode="always_last", show_progress="hidden", **CHECKED)
     wire_break_it(state, pr)
 
 

@@ -323,6 +323,7 @@ HOSTILE_12 = [  # (event, its inputs after the state, a word the message must ho
     ("show_map", ["/etc/passwd", "pca", 1], "model"),
     ("show_map", [None, "umap", 1], "projection"),
     ("show_map", [None, "pca", 1e99], "epoch"),
+    ("repredict", [MLP, "soon"], "epoch"),  # Predict's epoch slider: was Gradio's bare "Error"
 ]
 
 
