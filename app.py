@@ -899,7 +899,8 @@ def compare_tab() -> SimpleNamespace:
         runs = gr.CheckboxGroup(label="Runs to overlay", scale=3)
         x_axis = gr.Radio([("epoch", "epoch"), ("seconds of training", "seconds")], value="epoch",
                           label="x axis", scale=1)
-    plot = gr.Plot(label="Validation accuracy, one colour a run (as in the table)", show_label=False)
+    plot = gr.Plot(label="Validation accuracy, one colour a run (as in the table); dotted: the "
+                        "training accuracy of a model with no validation images", show_label=False)
     table = gr.Dataframe(label="The runs, in their line's colour", interactive=False, wrap=True,
                          column_widths=["30%", "10%", "10%", "9%", "8%", "11%", "11%", "11%"])
     _what("compare")

@@ -115,9 +115,10 @@ def curve_figure(frame: pd.DataFrame, colours: dict[str, str], x: str = "epoch")
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     ax = fig.add_subplot()
     for name, rows in frame.groupby("run", sort=False):
-        own = name.startswith("#")
+        own, validated = name.startswith("#"), rows.curve.iloc[0] == "validation"
         ax.plot(rows[x], rows.val_accuracy, marker="o", markersize=5 if len(rows) > 1 else 8,
-                color=colours[name], linestyle="-" if own else "--", label=name,
+                color=colours[name], linestyle=("-" if own else "--") if validated else ":",
+                label=name if validated else f"{name}: training accuracy (no validation)",
                 zorder=3 if own else 2)
     if x == "seconds":
         ax.set_xscale("log")

@@ -89,7 +89,8 @@ WHAT = {
         "mistakes are often mislabelled or truly ambiguous images."),
     "compare": (
         "Each line is one run's **validation accuracy** after each epoch (the shipped models' "
-        "curves were recorded when they were trained). Against **epochs**, it shows which model "
+        "curves were recorded when they were trained; a dotted one is the training accuracy of a "
+        "model that trained on every image, as our shipped Fashion-MNIST CNN did). Against **epochs**, it shows which model "
         "learns more per pass over the data; against **seconds**, which gets further for the "
         "same wait. The table adds the size of each model (params), the images it trained on, "
         "and its accuracy on its training images at the end (train acc), on the validation "
