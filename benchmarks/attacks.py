@@ -34,7 +34,8 @@ from stress import _cpu_seconds, _rss_mb  # noqa: E402
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = ROOT / "assets" / "examples" / "fashion-sneaker.png"
 SERVER_FILES = ("/etc/shadow", "/etc/nope", "/usr/share/pixmaps/debian-logo.png")
-TRAIN_ARGS = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1, 0]
+LAB = [100, 0, "the recipe's own", "off"]  # the lab's settings, as the page sends them
+TRAIN_ARGS = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1, 0, *LAB]
 
 
 class Server:
@@ -334,13 +335,13 @@ def attack_files(root: Path, trainings: int = 3, predictions: int = 20) -> dict:
 
 # ---------------------------------------------------------------- 7. malformed arguments
 MALFORMED = [
-    ("train", ["mlp", "abc", 64, "adam", 0, "cosine", 0.1, 0]),
-    ("train", ["mlp", None, 64, "adam", 0, "cosine", 0.1, 0]),
-    ("train", ["mlp", 1, "64", "recipe's own", 0, "cosine", 0.1, 0]),
-    ("train", ["nope", 1, 64, "adam", 0, "cosine", 0.1, 0]),
-    ("train", ["mlp", 1, 64, "adam", "fast", "cosine", 0.1, 0]),
-    ("train", ["mlp", 1, 64, "adam", 0, "cosine", 7, 0]),
-    ("train", ["mlp", 1, 64, "adam", 0, "cosine", 0.1, "soon"]),
+    ("train", ["mlp", "abc", 64, "adam", 0, "cosine", 0.1, 0, *LAB]),
+    ("train", ["mlp", None, 64, "adam", 0, "cosine", 0.1, 0, *LAB]),
+    ("train", ["mlp", 1, "64", "recipe's own", 0, "cosine", 0.1, 0, *LAB]),
+    ("train", ["nope", 1, 64, "adam", 0, "cosine", 0.1, 0, *LAB]),
+    ("train", ["mlp", 1, 64, "adam", "fast", "cosine", 0.1, 0, *LAB]),
+    ("train", ["mlp", 1, 64, "adam", 0, "cosine", 7, 0, *LAB]),
+    ("train", ["mlp", 1, 64, "adam", 0, "cosine", 0.1, "soon", *LAB]),
     ("samples", ["fashion_mnist", 5, "NaN"]),
     ("samples", ["fashion_mnist", 5, "abc"]),
     ("samples", ["fashion_mnist", "many", 0]),

@@ -38,6 +38,11 @@ class Dataset:
                 raise ValueError(f"{name} must be uint8 (N, H, W, C), got {x.dtype} {x.shape}")
 
     @property
+    def train_images(self) -> int:
+        """How many training images it has (a validation split is taken from them)."""
+        return len(self.x_train)
+
+    @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(int(d) for d in self.x_train.shape[1:])
 

@@ -236,7 +236,7 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     x_tr, y_tr, x_val, y_val = dataset.split_validation(s.validation_split, s.seed)
     if len(x_tr) == 0:
         raise ValueError("the training set is empty")
-    x_tr, y_tr = training_share(x_tr, y_tr, s.data_share, len(dataset.x_train), s.seed)
+    x_tr, y_tr = training_share(x_tr, y_tr, s.data_share, dataset.train_images, s.seed)
     y_tr = wrong_labels(y_tr, s.label_noise, dataset.num_classes, s.seed)
     train_images = len(x_tr)
     if s.augment == "flip":  # each image and its mirror image, left to right

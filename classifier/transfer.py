@@ -69,8 +69,8 @@ def split_frozen(model):
 class _CachedFeatures:
     """What `training.train` reads from a `Dataset`, with the base's features for pixels."""
 
-    def __init__(self, num_classes: int, x_tr, y_tr, x_val, y_val):
-        self.num_classes = num_classes
+    def __init__(self, num_classes: int, x_tr, y_tr, x_val, y_val, train_images: int):
+        self.num_classes, self.train_images = num_classes, train_images
         self._split = (x_tr, y_tr, x_val, y_val)
 
     def split_validation(self, share: float, seed: int = 0):
@@ -117,7 +117,7 @@ def train_cached(model, dataset: Dataset, settings: TrainSettings | None = None,
     t0 = time.perf_counter()
     x_tr, y_tr, x_val, y_val = dataset.split_validation(s.validation_split, s.seed)
     cached = _CachedFeatures(dataset.num_classes, _features_of(features, x_tr), y_tr,
-                             _features_of(features, x_val), y_val)
+                             _features_of(features, x_val), y_val, dataset.train_images)
     spent = time.perf_counter() - t0
     if s.max_seconds is not None:
         s = replace(s, max_seconds=max(s.max_seconds - spent, 0.0))

@@ -123,3 +123,10 @@ def test_the_take_home_script_draws_the_same_share_and_wrong_labels(tmp_path):
     want_x, want_y = lab.training_share(x, y, 0.1, len(data.x_train), seed=5)
     assert np.array_equal(xs, want_x) and len(xs) == run.result.train_images == 30
     assert np.array_equal(ys, lab.wrong_labels(want_y, 0.3, data.num_classes, seed=5))
+
+
+def test_the_share_holds_for_transfer_learning_on_cached_features():
+    data = make_dataset(n_train=40, n_test=8, shape=(32, 32, 3), classes=2)
+    run = run_training(data, "mobilenetv2", TrainSettings(epochs=1, batch_size=8, data_share=0.5,
+                                                          validation_split=0.2, pretrained=False))
+    assert run.result.train_images == 20

@@ -19,11 +19,11 @@ from classifier.traffic import OPEN_STREAMS, stream_key
 from conftest import running_app, uploaded
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from attacks import MALFORMED, SERVER_FILES, call, join, upload  # noqa: E402
+from attacks import LAB, MALFORMED, SERVER_FILES, call, join, upload  # noqa: E402
 
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = Path("assets/examples/fashion-sneaker.png")
-TRAIN = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1, 0]
+TRAIN = ["mlp", 1, 64, "recipe's own", 0, "cosine", 0.1, 0, *LAB]  # raw HTTP sends every input
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +197,7 @@ def test_abandoned_trainings_neither_fill_the_queue_nor_run(server):
 
 
 def test_a_training_stops_within_a_second_once_its_caller_goes(server):
-    r = server.http.post("call/train", json={"data": ["mlp", 50, 16, "recipe's own", 0, "cosine", 0.1, 0]})
+    r = server.http.post("call/train", json={"data": ["mlp", 50, 16, "recipe's own", 0, "cosine", 0.1, 0, *LAB]})
     with server.http.stream("GET", f"call/train/{r.json()['event_id']}") as stream:
         for line in stream.iter_lines():
             if line.startswith("data:") and ", batch " in line:
