@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m classifier train --dataset fashion_mnist --model mlp --out assets/models/fashion_mlp
-# ours, trained far longer than its default 8 epochs (about 22 minutes alone), on all 60,000
+# ours, trained far longer than its default 8 epochs (about 22 minutes), on all 60,000
 # images, each randomly mirrored (garments are flip-safe) and moved by up to 2 px every epoch,
 # with AdamW's weight decay: 0.9359 (issue 10); calibrated on the test set, all it never saw
 python -m classifier train --dataset fashion_mnist --model cnn_bn --augment flip_shift --weight-decay 0.05 --epochs 80 --validation-split 0 --out assets/models/fashion_cnn_bn

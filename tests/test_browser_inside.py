@@ -54,12 +54,17 @@ def train(page, epochs: int, run: int, share: int | None = None):
     return panel
 
 
-def test_inside_shows_every_layer_and_the_filters_form_epoch_by_epoch(page):
-    train(page, 3, run=1)
-    panel, canvas, answers = predict_panel(page, re.compile(r"^#1 "))
+def drawn_then_inside(page, model):
+    """A shoe drawn in Predict for `model`, answered; then the Inside tab's panel."""
+    panel, canvas, answers = predict_panel(page, model)
     draw_shoe(page, canvas)
     expect(answers).to_have_count(3, timeout=30_000)
-    panel = open_tab(page, "Inside the network")
+    return open_tab(page, "Inside the network")
+
+
+def test_inside_shows_every_layer_and_the_filters_form_epoch_by_epoch(page):
+    train(page, 3, run=1)
+    panel = drawn_then_inside(page, re.compile(r"^#1 "))
     caption = panel.get_by_text(re.compile(r"looking at your drawing or upload"))
     expect(caption).to_be_visible(timeout=30_000)
     network = block(panel, "Every layer's response").locator("img")
@@ -84,10 +89,7 @@ def test_inside_shows_every_layer_and_the_filters_form_epoch_by_epoch(page):
 
 
 def test_a_cnns_feature_maps_enlarge_on_a_click(page):
-    panel, canvas, answers = predict_panel(page, "Fashion-MNIST: our CNN (shipped)")
-    draw_shoe(page, canvas)
-    expect(answers).to_have_count(3, timeout=30_000)
-    panel = open_tab(page, "Inside the network")
+    panel = drawn_then_inside(page, "Fashion-MNIST: our CNN (shipped)")
     expect(panel.get_by_text(re.compile(r"our CNN \(shipped\)\*\*, looking at|our CNN \(shipped\), looking at"))
            ).to_be_visible(timeout=30_000)
     network = block(panel, "Every layer's response").locator("img")
@@ -136,10 +138,7 @@ def test_a_one_percent_run_overfits_beside_the_full_one_in_compare(page):
 
 
 def test_the_map_places_the_drawing_and_a_click_shows_a_test_image(page):
-    panel, canvas, answers = predict_panel(page, "Fashion-MNIST: our CNN (shipped)")
-    draw_shoe(page, canvas)
-    expect(answers).to_have_count(3, timeout=30_000)
-    panel = open_tab(page, "Inside the network")
+    panel = drawn_then_inside(page, "Fashion-MNIST: our CNN (shipped)")
     expect(panel.get_by_label("Beside it, another model")).to_have_value(
         "Fashion-MNIST: MLP (shipped)", timeout=20_000)
     panel.get_by_role("button", name="Draw the map").click()
