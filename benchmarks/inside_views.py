@@ -62,6 +62,8 @@ def app_views(repeats: int) -> None:
             "Map: PCA of 2,000 test images (first, then kept)": lambda: app.show_map(
                 session, None, "pca", 0),
             "Map: both models side by side (kept)": lambda: app.show_map(session, other, "pca", 0),
+            "Map: t-SNE of the same 2,000 (made, then kept)": lambda: app.show_map(
+                session, None, "tsne", 0),
             "What breaks it: the sliders' answer": lambda: app.show_changed(
                 session, name, 0, 3, 0, 10, 1, 0, 0, 0),
             "What breaks it: a 17-step shift sweep, two models": lambda: app.show_sweep(
