@@ -5,22 +5,10 @@ what a user can give, `to_gray`/`to_rgb` flatten it (transparency onto white), `
 resizes it for "plain" datasets, and `prepare` applies the dataset's recipe, so a drawing is made
 the way the training images were made:
 
-* "mnist" (LeCun et al.): white ink on black; the ink's bounding box is fitted into a
-  20x20 box keeping its aspect ratio (antialiased), placed on 28x28 black and moved by
-  whole pixels so its intensity centre of mass is at (14, 14); pixels moved off are dropped.
-* "fashion" (Xiao et al. 2017): trim to the item, scale its longest edge to 28, centre
-  the box (its geometric centre) on 28x28 black; a light background is negated.
+* "mnist" and "fashion": cleanup.py's `digit` and `garment` (paper and ink found, shading,
+  ruled lines, specks and stroke width dealt with, then MNIST's or Fashion-MNIST's placement).
 * "plain": resize the whole image to the model's (H, W) (bilinear, aspect not kept, as Keras'
   image_dataset_from_directory does), grayscale or RGB; a uniform image is not an error here.
-
-Thresholds for "mnist"/"fashion", on the grayscale image in [0, 255]:
-* light background: the median of the border pixels is above 127; the image is negated.
-* the background level (border median) is subtracted, so the background becomes 0.
-* blank: the brightest pixel is less than 16 grey levels above the background.
-* ink (what the bounding box is drawn around): pixels above 10% of the brightest.
-* after resizing, the ink is rescaled so thin strokes keep their brightness: to 255 for
-  "mnist" (MNIST digits all peak at 255), to the peak before resizing for "fashion" (a pale
-  garment stays pale, as in Fashion-MNIST).
 """
 from __future__ import annotations
 
@@ -46,12 +34,9 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # the only decode
 MAX_PIXELS = 25_000_000
 DECODERS = threading.BoundedSemaphore(2)
 WORKING_SIDE = 1024  # prepare() shrinks larger images to about this first: a 28x28 input needs no more
-_LIGHT_BACKGROUND = 127.0  # border median above this: dark ink on a light background
-_MIN_CONTRAST = 16.0  # brightest ink less than this above the background: blank
-_INK_FRACTION = 0.1  # ink is what is brighter than this share of the brightest pixel
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow's convert("L")
+BLANK = "the image is blank: draw or upload something with visible content"
 _NOTHING = "nothing to classify: draw something or upload an image"
-_BLANK = "the image is blank: draw or upload something with visible content"
 
 
 class ImageTooLarge(ValueError):
@@ -266,15 +251,8 @@ def prepare(source, image_shape=(28, 28, 1), style: str = "fashion") -> Prepared
     if style == "plain":
         seen = resize_plain(img, h, w, c)
         return Prepared(seen.reshape(1, h, w, c), seen, False)
-    ink, inverted = _ink(to_gray(img))
-    peak = float(ink.max())
-    if style == "mnist":
-        patch = _fit(_trim(ink, peak), 20, 255.0)
-        top, left = _centre_of_mass_offset(patch, 14.0)
-    else:
-        patch = _fit(_trim(ink, peak), 28, peak)
-        top, left = (28 - patch.shape[0]) // 2, (28 - patch.shape[1]) // 2
-    seen = _paste(patch, top, left, 28)
+    from .cleanup import digit, garment  # scipy: loaded when a drawing is first cleaned up
+    seen, inverted = (digit if style == "mnist" else garment)(_pixels(img))
     return Prepared(seen[None, :, :, None], seen, inverted)
 
 
@@ -302,54 +280,3 @@ def resize_plain(img: Image.Image, h: int, w: int, c: int) -> np.ndarray:
         return np.array(Image.fromarray(to_rgb(img)).resize((w, h), Image.Resampling.BILINEAR))
     small = Image.fromarray(to_gray(img)).resize((w, h), Image.Resampling.BILINEAR)
     return np.clip(np.rint(np.asarray(small)), 0, 255).astype(np.uint8)
-
-
-def _ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """White ink on a 0 background (negated if the border is light); blank raises ValueError."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
-    inverted = background > _LIGHT_BACKGROUND
-    ink = background - gray if inverted else gray - background  # (255-g) - (255-bg) when negated
-    ink = np.maximum(ink, 0)
-    if ink.max() < _MIN_CONTRAST:
-        raise BlankImage(_BLANK)
-    return ink, inverted
-
-
-def _trim(ink: np.ndarray, peak: float) -> np.ndarray:
-    """Crop to the bounding box of pixels above _INK_FRACTION of the peak."""
-    mask = ink > _INK_FRACTION * peak
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-
-
-def _fit(patch: np.ndarray, box: int, new_peak: float) -> np.ndarray:
-    """Resize so the longest side is `box` (aspect kept, other side >= 1), peak set to new_peak."""
-    h, w = patch.shape
-    scale = box / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    # area average when shrinking (antialiased, no ringing), bilinear when enlarging
-    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    fitted = np.maximum(np.asarray(Image.fromarray(patch).resize(size, resample)), 0)
-    top = float(fitted.max())
-    if top <= 0:
-        raise BlankImage(_BLANK)
-    return fitted * np.float32(new_peak / top)  # a thin stroke stays as bright as before
-
-
-def _centre_of_mass_offset(patch: np.ndarray, centre: float) -> tuple[int, int]:
-    """Top-left position that puts the patch's intensity centre of mass nearest `centre`."""
-    total = float(patch.sum())
-    cy = float(np.arange(patch.shape[0]) @ patch.sum(axis=1)) / total
-    cx = float(np.arange(patch.shape[1]) @ patch.sum(axis=0)) / total
-    return int(np.round(centre - cy)), int(np.round(centre - cx))
-
-
-def _paste(patch: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
-    """Patch on a size x size black canvas at (top, left), clipped at the edges; uint8."""
-    canvas = np.zeros((size, size), np.float32)
-    h, w = patch.shape
-    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + h, size), min(left + w, size)
-    canvas[y0:y1, x0:x1] = patch[y0 - top:y1 - top, x0 - left:x1 - left]
-    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
