@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from starlette.middleware import Middleware
 
-from classifier import arguments, figures, help_texts, inside, robustness, test_map
+from classifier import arguments, figures, help_texts, inside, robustness, test_map, train_form
 from classifier.admission import Admission
 from classifier.folders import ZIP_IMAGE_CHOICES
 from classifier.jobs import CallerGone, TrainingLost
@@ -36,6 +36,7 @@ from classifier.robustness import TRANSFORMS
 from classifier.saliency import overlay
 from classifier.session import ASSETS, Session, dataset_choices, shipped_names
 from classifier.settings import TrainSettings
+from classifier.train_form import FORM, train_settings
 from classifier.traffic import OPEN_STREAMS, TrafficMiddleware
 
 LOW_CONFIDENCE = 0.5
@@ -58,6 +59,14 @@ CSS = """
 LAUNCH = dict(max_file_size="20mb", css=CSS,  # no allowed_paths: only Gradio's own cache is served
               app_kwargs={"middleware": [Middleware(TrafficMiddleware)]},  # streams, body cap
               state_session_capacity=2000)  # a backstop; idle sessions go long before
+
+
+# the query from share_settings as a whole link to this page, shown and copied (where allowed)
+COPY_LINK = """(query) => {
+  const link = location.origin + location.pathname + (query ? "?" + query : "");
+  navigator.clipboard?.writeText(link).catch(() => {});
+  return link;
+}"""
 
 
 def _session(state: Session | None) -> Session:
@@ -213,39 +222,37 @@ def _model_layout(key: str, image_shape: tuple, num_classes: int) -> tuple[str, 
     return " → ".join(type(l).__name__ for l in model.layers[1:]), model.count_params()
 
 
-TRAIN_FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 256, 512),
-                  learning_rate=(0, 10), validation=(0.05, 0.3),
-                  optimizers=("recipe's own", "adam", "sgd", "rmsprop"),
-                  schedules=("cosine", "constant"), seconds=(0, 600),
-                  data_percent=(1, 100), wrong_percent=(0, 80),  # the lab
-                  dropouts={"the recipe's own": None, "off": 0.0, "0.2": 0.2, "0.5": 0.5},
-                  weight_decays={"off": 0.0, "0.01 (light)": 0.01, "0.1 (strong)": 0.1})
+LINKED = ("epochs", "batch", "lr", "seconds", "data", "wrong")  # the form's values a link sets
+LINKED_AT = (1, 2, 4, 7, 8, 9)  # where they are in the Train form
 
 
-def train_settings(model_key, epochs, batch_size, optimizer, learning_rate, schedule,
-                   val_share, seconds=0, data_percent=100, wrong_percent=0,
-                   dropout="the recipe's own", weight_decay="off") -> TrainSettings:
-    """The Train form's values, each checked (they may come from anyone, as any JSON)."""
-    form = TRAIN_FORM
-    arguments.choice("model", model_key, list(MODELS))
-    optimizer = arguments.choice("optimizer", optimizer, form["optimizers"])
-    budget = arguments.number("time budget (seconds)", seconds, *form["seconds"])
-    if 0 < budget < 5:
-        raise ValueError("a time budget must be at least 5 seconds (0 trains by epochs)")
-    return TrainSettings(
-        data_share=arguments.number("share of the training images (%)", data_percent,
-                                    *form["data_percent"]) / 100,
-        label_noise=arguments.number("wrong labels (%)", wrong_percent, *form["wrong_percent"]) / 100,
-        dropout=form["dropouts"][arguments.choice("dropout", dropout, list(form["dropouts"]))],
-        weight_decay=form["weight_decays"][arguments.choice("weight decay", weight_decay,
-                                                            list(form["weight_decays"]))],
-        epochs=arguments.integer("epochs", epochs, *form["epochs"]), seconds=budget or None,
-        batch_size=arguments.choice("batch size", batch_size, form["batch_sizes"]),
-        optimizer=None if optimizer == "recipe's own" else optimizer,
-        learning_rate=arguments.number("learning rate", learning_rate, *form["learning_rate"]) or None,
-        lr_schedule=arguments.choice("schedule", schedule, form["schedules"]),
-        validation_split=arguments.number("validation share", val_share, *form["validation"]),
-        pretrained=False, max_seconds=float(os.environ.get("CLASSIFIER_MAX_TRAIN_SECONDS", 1800)))
+def _link(request: gr.Request | None) -> train_form.Link:
+    return train_form.read_link(request.query_params if request is not None else {})
+
+
+def link_dataset(request: gr.Request):
+    """The page's link: its dataset and model (before the dataset is shown), and its note."""
+    link = _link(request)
+    picked = [gr.update(value=link.values[k]) if k in link.values else gr.update()
+              for k in ("dataset", "model")]
+    return *picked, gr.update(value=link.note(), visible=bool(link.notes))
+
+
+def link_form(request: gr.Request):
+    """The page's link: the rest of the Train form, after the model's own defaults are shown."""
+    link = _link(request)
+    return tuple(gr.update(value=link.values[k]) if k in link.values else gr.update() for k in LINKED)
+
+
+def share_settings(dataset, *form):
+    """The query for the Train form's values (the browser makes it a link and copies it)."""
+    try:
+        query, left_out = train_form.settings_query(dataset, form[0], *(form[i] for i in LINKED_AT))
+    except (TypeError, IndexError):
+        raise gr.Error("send the dataset and the Train form's twelve values") from None
+    if left_out:
+        gr.Warning(f"Not in the link: {left_out}.")
+    return gr.update(value=query, visible=True)
 
 
 def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
@@ -727,20 +734,23 @@ def train_tab() -> SimpleNamespace:
             model_key = gr.Dropdown([(s.title, k) for k, s in MODELS.items()], value="mlp",
                                     label="Model")
             form = [model_key,
-                    gr.Slider(*TRAIN_FORM["epochs"], value=5, step=1, label="Epochs"),
-                    gr.Dropdown(list(TRAIN_FORM["batch_sizes"]), value=64, label="Batch size"),
-                    gr.Dropdown(list(TRAIN_FORM["optimizers"]), value="recipe's own", label="Optimizer"),
+                    gr.Slider(*FORM["epochs"], value=5, step=1, label="Epochs"),
+                    gr.Dropdown(list(FORM["batch_sizes"]), value=64, label="Batch size"),
+                    gr.Dropdown(list(FORM["optimizers"]), value="recipe's own", label="Optimizer"),
                     gr.Number(0, label="Learning rate (0 = the recipe's own)"),
                     gr.Dropdown([("cosine decay (fast)", "cosine"), ("constant (the tutorials')", "constant")],
                                 value="cosine", label="Learning-rate schedule"),
-                    gr.Slider(*TRAIN_FORM["validation"], value=0.1, step=0.05, label="Validation share"),
-                    gr.Slider(*TRAIN_FORM["seconds"], value=0, step=5,
+                    gr.Slider(*FORM["validation"], value=0.1, step=0.05, label="Validation share"),
+                    gr.Slider(*FORM["seconds"], value=0, step=5,
                               label="…or train for a time: seconds (0 = by epochs)",
                               info="The learning rate is planned to finish when the time is up.")]
             form += lab_form()
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
+            share = gr.Button("Copy the link to these settings", size="sm")
+            link = gr.Textbox(label="Link to these settings: opens the page with them filled in",
+                              visible=False, interactive=False, buttons=["copy"])
         with gr.Column(scale=2):
             model_info = gr.Markdown()
             status = gr.Markdown("Press **Train** to start.")
@@ -756,7 +766,7 @@ def train_tab() -> SimpleNamespace:
                                 file_count="multiple", visible=False, interactive=False)
     _what("train")
     return SimpleNamespace(model_key=model_key, epochs=form[1], batch_size=form[2], form=form,
-                           train=train, stop=stop,
+                           train=train, stop=stop, share=share, link=link,
                            model_info=model_info,
                            outputs=[accuracy, loss, status, per_class, download, take_home])
 
@@ -765,12 +775,12 @@ def lab_form() -> list:
     """The lab's four settings, folded away: what makes a model overfit, what holds it back."""
     with gr.Accordion("Lab: make it overfit, or hold it back", open=False):
         gr.Markdown(help_texts.LAB)
-        return [gr.Slider(*TRAIN_FORM["data_percent"], value=100, step=1,
+        return [gr.Slider(*FORM["data_percent"], value=100, step=1,
                           label="Train on this share of the training images (%)"),
-                gr.Slider(*TRAIN_FORM["wrong_percent"], value=0, step=5,
+                gr.Slider(*FORM["wrong_percent"], value=0, step=5,
                           label="Wrong labels: this share of the training labels (%)"),
-                gr.Dropdown(list(TRAIN_FORM["dropouts"]), value="the recipe's own", label="Dropout"),
-                gr.Dropdown(list(TRAIN_FORM["weight_decays"]), value="off", label="Weight decay")]
+                gr.Dropdown(list(FORM["dropouts"]), value="the recipe's own", label="Dropout"),
+                gr.Dropdown(list(FORM["weight_decays"]), value="off", label="Weight decay")]
 
 
 def predict_tab() -> SimpleNamespace:
@@ -928,7 +938,7 @@ def wire_dataset(state, active, ds, tr) -> None:
         show, inputs, ds.outputs, **PRIVATE)
 
 
-def wire_train(state, active, tr, pr, ev) -> None:
+def wire_train(state, active, dataset, tr, pr, ev) -> None:
     """Train (the public /train), Stop; a finished run becomes the pickers' model."""
     tr.model_key.input(describe_model, [tr.model_key, state],
                        [tr.model_info, tr.epochs, tr.batch_size], **PRIVATE)
@@ -938,6 +948,8 @@ def wire_train(state, active, tr, pr, ev) -> None:
                    trigger_mode="multiple")  # "once" lost a click made as a run ended;
     # a second click while one runs is refused by ADMISSION with a message instead
     tr.stop.click(stop_training, state, None, concurrency_limit=None, **PRIVATE)
+    tr.share.click(share_settings, [dataset, *tr.form], tr.link, **CHECKED).success(
+        None, tr.link, tr.link, js=COPY_LINK)
 
 
 def wire_predict(state, active, pr, ev) -> None:
@@ -1014,6 +1026,7 @@ def build() -> gr.Blocks:
                    delete_cache=(600, 3600)) as demo:  # files the app served: kept an hour
         state = gr.State(None, delete_callback=lambda s: s is not None and s.close())
         gr.Markdown(help_texts.HEADER)
+        link_note = gr.Markdown(visible=False, elem_classes="link-note")
         active = gr.Markdown()
         with gr.Tabs():
             with gr.Tab("Dataset", id="dataset"):
@@ -1030,11 +1043,12 @@ def build() -> gr.Blocks:
                 cmp = compare_tab()
         demo.unload(close_tab)
         demo.load(new_session, None, [state, pr.model, ev.model, active], **PRIVATE).then(
+            link_dataset, None, [ds.key, tr.model_key, link_note], **PRIVATE).then(
             _level(show_dataset), [state, ds.key, ds.show_class, ds.seed], ds.outputs, **PRIVATE).then(
             describe_model, [tr.model_key, state], [tr.model_info, tr.epochs, tr.batch_size],
-            **PRIVATE)
+            **PRIVATE).then(link_form, None, [tr.form[i] for i in LINKED_AT], **PRIVATE)
         wire_dataset(state, active, ds, tr)
-        wire_train(state, active, tr, pr, ev)
+        wire_train(state, active, ds.key, tr, pr, ev)
         wire_predict(state, active, pr, ev)
         wire_inside(state, ins, inside_page)
         wire_evaluate(state, ev, evaluate)

@@ -16,6 +16,7 @@ from classifier.evaluation import Evaluation
 from classifier.run import run_training
 from classifier.session import Session, shipped_names
 from classifier.settings import TrainSettings
+from classifier.train_form import train_settings
 from conftest import running_app, make_dataset
 
 
@@ -347,7 +348,7 @@ def test_sgd_without_a_learning_rate_gets_sgds_default_not_the_recipes_adam_rate
     from classifier.training import initial_learning_rate
 
     def rate(optimizer, learning_rate):
-        settings = app.train_settings("mlp", 5, 64, optimizer, learning_rate, "cosine", 0.1)
+        settings = train_settings("mlp", 5, 64, optimizer, learning_rate, "cosine", 0.1)
         model = build_model("mlp", (28, 28, 1), 10, settings)
         return type(model.optimizer).__name__, round(initial_learning_rate(model), 6)
     assert rate("sgd", 0) == ("SGD", 0.05)

@@ -15,6 +15,7 @@ import pytest
 
 import app
 from classifier.admission import Admission, Refused
+from classifier.train_form import train_settings
 from classifier.traffic import OPEN_STREAMS, stream_key
 from conftest import running_app, uploaded
 
@@ -361,4 +362,4 @@ def test_the_lab_refuses_values_out_of_range_by_name():
                         ((100, 0, "0.99", "off"), "dropout"),
                         ((100, 0, "off", 1e9), "weight decay")):
         with pytest.raises(ValueError, match=word):
-            app.train_settings("mlp", 1, 64, "adam", 0, "cosine", 0.1, 0, *extra)
+            train_settings("mlp", 1, 64, "adam", 0, "cosine", 0.1, 0, *extra)
