@@ -4,8 +4,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from classifier import cleanup
-from classifier.cleanup import (digit, flatten, garment, ink_of, main_strokes, normalise_width, otsu,
-                                polarity, stroke_width, strokes, without_lines)
+from classifier.cleanup import (digit, filled_outline, flatten, garment, ink_of, main_strokes,
+                                normalise_width, otsu, polarity, shading, stroke_width, strokes,
+                                without_lines)
 from classifier.preprocess import BlankImage
 
 
@@ -176,3 +177,38 @@ def test_garment_drops_specks_but_keeps_a_sandals_straps():
     top, left = np.flatnonzero(seen.any(1))[0], np.flatnonzero(seen.any(0))[0]
     assert left == 0 and top > 5  # the box is the sandal's, not the speck's
     assert (seen[:, 14] > 0).any()  # a strap survived
+
+
+def test_shading_follows_the_papers_light_and_not_an_item_on_the_edge():
+    yy, xx = np.mgrid[0:120, 0:160].astype(np.float32)
+    light = 40 * ((xx - 80) / 80) ** 2 + 10 * (yy / 120)  # darker at the sides and the bottom
+    photo = light.copy()
+    photo[30:90, 50:110] = 150  # the item
+    np.testing.assert_allclose(shading(photo), light, atol=2)
+    item = np.zeros((28, 28), np.float32)
+    item[:, 9:19] = 200  # trousers touch the top and bottom edges: no shading there
+    assert np.abs(shading(item)).max() < 1
+
+
+def test_garment_photo_on_shaded_paper_is_boxed_to_the_item():
+    yy, xx = np.mgrid[0:300, 0:400].astype(np.float32)
+    paper = 235 - 60 * (np.hypot(yy - 150, xx - 200) / 250) ** 2  # lighter in the middle
+    photo = paper.copy()
+    photo[60:240, 150:250] = 90  # a dark dress, 180 tall, 100 wide
+    seen, negated = garment(photo)
+    rows, cols = np.flatnonzero(seen.any(1)), np.flatnonzero(seen.any(0))
+    assert negated and rows[0] == 0 and rows[-1] == 27  # the dress's height is the longest side
+    assert 14 <= cols[-1] - cols[0] + 1 <= 17  # 100/180 of 28: not the paper's width
+
+
+def test_an_outline_is_filled_and_a_solid_item_is_not():
+    mask = np.zeros((100, 100), bool)
+    mask[10:90, 20:80] = True
+    mask[13:87, 23:77] = False  # a drawn rectangle, 3 px lines
+    ink = mask * np.float32(255)
+    filled = filled_outline(ink, mask)
+    assert filled[50, 50] == pytest.approx(cleanup.FILL_LEVEL * 255) and filled[10, 50] == 255
+    assert filled[5, 5] == 0
+    solid = np.zeros((100, 100), np.float32)
+    solid[10:90, 20:80] = 200
+    assert filled_outline(solid, solid > 0) is solid
