@@ -172,6 +172,14 @@ def cmd_calibrate(args) -> None:
     _print({"calibration": cal.to_dict(), "unsure_rates": rates}, args.json, "\n".join(lines))
 
 
+def cmd_export(args) -> None:
+    """Write a saved model as TFLite (float32 or int8) or ONNX, checked in its own runtime
+    against the Keras model on test images (classifier/model_formats.py)."""
+    from .model_formats import export_folder
+    report = export_folder(args.model, args.format, args.out, images=args.images)
+    _print(report.to_dict(), args.json, f"{report.summary()}\nto load it:\n{report.snippet}")
+
+
 def parser() -> argparse.ArgumentParser:
     from .models import MODELS
     from .settings import OPTIMIZERS
@@ -183,7 +191,9 @@ def parser() -> argparse.ArgumentParser:
                                ("evaluate", cmd_evaluate, "evaluate a saved model on its test set"),
                                ("predict", cmd_predict, "classify image files"),
                                ("calibrate", cmd_calibrate, "measure when a saved model should "
-                                                            "say it is not sure")):
+                                                            "say it is not sure"),
+                               ("export", cmd_export, "write a saved model as TFLite or ONNX, "
+                                                      "checked against it")):
         sp = sub.add_parser(name, help=helptext)
         sp.set_defaults(fn=fn)
         sp.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -233,6 +243,15 @@ def parser() -> argparse.ArgumentParser:
         if name == "calibrate":
             sp.add_argument("--model", required=True, help="folder of a saved model (its "
                                                            "metadata gets the calibration)")
+        if name == "export":
+            from .model_formats import CHECK_IMAGES, FORMATS
+            sp.add_argument("--model", required=True, help="folder of a saved model")
+            sp.add_argument("--format", required=True, choices=list(FORMATS),
+                            help="tflite: float32; tflite-int8: quantised from 300 training "
+                                 "images; onnx: float32")
+            sp.add_argument("--out", required=True, help="file to write (.tflite or .onnx)")
+            sp.add_argument("--images", type=int, default=CHECK_IMAGES,
+                            help="check on this many of its dataset's test images")
         if name == "predict":
             sp.add_argument("--model", required=True, help="folder of a saved model")
             sp.add_argument("--top", type=int, default=3)
