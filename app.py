@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import threading
 import time
@@ -371,6 +372,23 @@ def stop_training(state):
 
 
 # ---------------------------------------------------------------- Predict tab
+def export_active(state, fmt):
+    """The active model as TFLite or ONNX, checked in its runtime, with the code that loads it."""
+    from classifier.model_formats import FORMATS, TITLES, export_trained
+    session = _session(state)
+    try:
+        fmt = arguments.choice("format", fmt, list(FORMATS))
+        name = session.active_model
+        predictor = session.predictor(name)
+        out = session.workdir / f"{re.sub(r'[^A-Za-z0-9]+', '-', short_name(name)).strip('-')}{FORMATS[fmt]}"
+        report = export_trained(predictor.model, session.dataset_of(name), fmt, out,
+                                class_names=predictor.class_names)
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
+    return (gr.update(value=str(report.path), visible=True),
+            f"{TITLES[fmt]}: {report.summary()}\n\n```python\n{report.snippet}```")
+
+
 def show_prediction(state, model_name, image, epoch=0):
     """A new drawing: remember it, then answer it. Gradio has decoded the canvas (its own
     checks refuse server paths); anything but pixels is refused here too."""
@@ -761,12 +779,20 @@ def train_tab() -> SimpleNamespace:
             loss = gr.LinePlot(y="loss", **curve, label="Loss by epoch: blue training, orange validation")
             per_class = gr.Plot(label="Validation accuracy per class, each epoch", show_label=False)
             download = gr.DownloadButton("Download the trained model (.keras)", visible=False)
+            with gr.Accordion("Export the active model: TensorFlow Lite or ONNX", open=False):
+                with gr.Row():
+                    export_format = gr.Radio([("TFLite", "tflite"), ("TFLite int8 (4x smaller)", "tflite-int8"),
+                                              ("ONNX", "onnx")], value="tflite", label="Format", scale=3)
+                    export = gr.Button("Export and check", scale=1)
+                exported = gr.File(label="The exported model", visible=False, interactive=False)
+                export_info = gr.Markdown()
             take_home = gr.File(label="Take it home: the model, a plain-Keras script that reproduces "
                                       "this run, and its metrics (JSON)",
                                 file_count="multiple", visible=False, interactive=False)
     _what("train")
     return SimpleNamespace(model_key=model_key, epochs=form[1], batch_size=form[2], form=form,
-                           train=train, stop=stop, share=share, link=link,
+                           train=train, stop=stop, share=share, link=link, export=export,
+                           export_format=export_format, exported=exported, export_info=export_info,
                            model_info=model_info,
                            outputs=[accuracy, loss, status, per_class, download, take_home])
 
@@ -948,6 +974,8 @@ def wire_train(state, active, dataset, tr, pr, ev) -> None:
                    trigger_mode="multiple")  # "once" lost a click made as a run ended;
     # a second click while one runs is refused by ADMISSION with a message instead
     tr.stop.click(stop_training, state, None, concurrency_limit=None, **PRIVATE)
+    tr.export.click(export_active, [state, tr.export_format], [tr.exported, tr.export_info],
+                    concurrency_limit=1, **CHECKED)  # one conversion (seconds of CPU) at a time
     tr.share.click(share_settings, [dataset, *tr.form], tr.link, **CHECKED).success(
         None, tr.link, tr.link, js=COPY_LINK)
 

@@ -279,20 +279,27 @@ def export_model(model, fmt: str, out_path, *, check_images: np.ndarray,
 
 def export_folder(folder, fmt: str, out_path, *, images: int = CHECK_IMAGES,
                   representative: int = REPRESENTATIVE_IMAGES) -> ExportReport:
-    """`export_model` for a saved model folder: int8 ranges from a seeded sample of its
-    dataset's training images, the check on a seeded sample of its test images."""
+    """`export_trained` for a saved model folder."""
     from .datasets import load_dataset
     from .storage import load_model
     _checked_out_path(out_path, fmt)  # before the slow loads
+    model, meta = load_model(folder)
+    return export_trained(model, load_dataset(meta["dataset"]), fmt, out_path, images=images,
+                          representative=representative, class_names=meta.get("class_names"))
+
+
+def export_trained(model, data, fmt: str, out_path, *, images: int = CHECK_IMAGES,
+                   representative: int = REPRESENTATIVE_IMAGES,
+                   class_names: list[str] | None = None) -> ExportReport:
+    """`export_model` for a model and its dataset: int8 ranges from a seeded sample of its
+    training images, the check on a seeded sample of its test images."""
     if images < 1 or representative < 1:
         raise ValueError(f"need at least 1 check image and 1 representative image, got "
                          f"{images} and {representative}")
-    model, meta = load_model(folder)
-    data = load_dataset(meta["dataset"])
     return export_model(model, fmt, out_path, check_images=_sample(data.x_test, images),
                         representative=(_sample(data.x_train, representative)
                                         if fmt == "tflite-int8" else None),
-                        class_names=meta.get("class_names"))
+                        class_names=class_names or list(data.class_names))
 
 
 def _sample(images: np.ndarray, n: int) -> np.ndarray:
