@@ -155,8 +155,11 @@ def cmd_calibrate(args) -> None:
     else:  # it trained on every training image: the test set is all that it never saw
         x_held, y_held = data.x_test, data.y_test
         where = f"the {len(y_held):,} test images of {data.title} (it trained on all the others)"
-    cal = calibrate(predict_probabilities(model, x_held), y_held, where)
-    rates = {"test images": unsure_rates(cal, predict_probabilities(model, data.x_test), data.y_test)}
+    inked = data.style != "plain"  # 28x28 digits or garments: their ink share is checked too
+    cal = calibrate(predict_probabilities(model, x_held), y_held, where,
+                    train_images=data.x_train if inked else None)
+    rates = {"test images": unsure_rates(cal, predict_probabilities(model, data.x_test), data.y_test,
+                                         data.x_test if inked else None)}
     other = OTHER_DATASET.get(data.key)
     if other:  # another dataset's test images through the app's own path (the clean-up)
         predictor = Predictor(model, data.class_names, data.style, {**meta, "calibration": cal.to_dict()})

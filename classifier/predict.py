@@ -134,6 +134,8 @@ class Predictor:
     def _prediction(self, prepared: Prepared, p: np.ndarray) -> Prediction:
         """A `Prediction` from one image's probabilities (normalised to sum to 1)."""
         p = p / p.sum()
-        unsure = bool(self.calibration.unsure(p)) if self.calibration is not None else False
+        cal = self.calibration
+        unsure = cal is not None and bool(
+            cal.unsure(p) or (self.style != "plain" and cal.unlike_training(prepared.seen)))
         return Prediction(dict(zip(self.class_names, map(float, p))), prepared.seen,
                           prepared.inverted, unsure)

@@ -83,3 +83,37 @@ def test_a_model_that_trained_on_every_image_is_calibrated_on_the_test_set(tmp_p
         assert main(["calibrate", "--model", str(folder), "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["calibration"]["measured_on"].startswith("the 30 test images")
+
+
+def test_ink_share_and_the_training_range():
+    images = np.zeros((4, 28, 28, 1), np.uint8)
+    images[1, :7] = 255  # a quarter of the pixels
+    images[2, :14] = 26  # half, just above the ink level
+    images[3, :14] = 25  # at the level: not ink
+    np.testing.assert_allclose(calibration.ink_share(images), [0, 0.25, 0.5, 0])
+    assert calibration.ink_share(images[1, ..., 0]) == 0.25
+    low, high = calibration.ink_range(np.repeat(images[1:3], 500, axis=0))
+    assert low == pytest.approx(0.25) and high == pytest.approx(0.5)
+
+
+def test_an_input_unlike_the_training_images_is_unsure_even_when_the_softmax_is_sure():
+    p, y = overconfident()
+    train = np.zeros((100, 28, 28), np.uint8)
+    train[:, 10:18, 10:18] = 255  # 8% ink, every one
+    cal = calibration.calibrate(p, y, "the test", train_images=train)
+    assert cal.ink_range == pytest.approx([64 / 784, 64 / 784])
+    full = np.full((28, 28), 128, np.uint8)  # noise after the clean-up: a grey square
+    assert cal.unlike_training(full) and not cal.unlike_training(train[0])
+    assert calibration.Calibration.from_dict(cal.to_dict()) == cal
+    old = calibration.Calibration.from_dict({k: v for k, v in cal.to_dict().items() if k != "ink_range"})
+    assert old.ink_range is None and not old.unlike_training(full)  # metadata from before: not checked
+    rates = calibration.unsure_rates(cal, p[:2], y[:2], np.stack([full, train[0]]))
+    assert rates["all"] == 0.5
+
+
+@pytest.mark.parametrize("folder", ["mnist_cnn", "fashion_cnn_bn"])
+def test_the_shipped_models_are_unsure_of_uniform_noise(folder):
+    predictor = Predictor.from_folder(f"assets/models/{folder}")
+    rng = np.random.default_rng(0)
+    noise = [rng.integers(0, 256, (280, 280, 3), dtype=np.uint8) for _ in range(5)]
+    assert all(predictor.predict(n).unsure for n in noise)
