@@ -356,6 +356,24 @@ def test_issue_12_events_called_by_number_with_hostile_values_get_a_message(serv
     assert ok["event"] == "complete", ok  # the session still answers
 
 
+def test_issue_14_events_called_by_number_with_hostile_values_get_a_message(server):
+    """The Train tab's export and share-link events, as anyone can call them: a bad format is a
+    one-line message; a garbled form gives a link without the bad values, never a traceback."""
+    session = "hostile-14"
+    assert join(server, server.fns["new_session"], [], session)["event"] == "complete"
+    for fmt in ("/etc/passwd", 5, None, ["onnx"], "x" * 100_000):
+        result = join(server, server.fns["export_active"], [None, fmt], session)
+        assert result["event"] == "error", (fmt, result)
+        message = str(result["error"])
+        assert "format must be one of" in message and "\n" not in message and "/work" not in message
+    garbled = ["../../etc/passwd", {"a": 1}, 1e308, "nan", None, [], "cosine", -1, "x" * 10_000, -5, 1e9,
+               0, "off"]
+    result = join(server, server.fns["share_settings"], garbled, session)
+    assert result["event"] == "complete", result
+    query = str(result["data"][0].get("value", ""))
+    assert len(query) < 200 and "passwd" not in query and "nan" not in query, query
+
+
 def test_the_lab_refuses_values_out_of_range_by_name():
     for extra, word in (((0, 0, "off", "off"), "share of the training images"),
                         ((100, 81, "off", "off"), "wrong labels"),
