@@ -5,8 +5,9 @@
 (tests/test_cleanup.py, on hand-made arrays):
 
 * **background** (`polarity`): the border's median says dark ink on light paper (negated) or
-  light on dark. For digits, a light sheet of paper inside a dark border (a photo of a page on a
-  table) is found and used as the background instead of the border.
+  light on dark. For digits in a photo, a light sheet inside a dark border (a page on a table:
+  a quarter of the photo or more, convex, a few marks on it) is found and used as the
+  background instead of the border, less a margin along its edge.
 * **ink** (`ink_of`): how far each pixel is from the paper's colour, in its most different colour
   channel for digits (blue or red ink is as strong as black), in grey for garments (as
   Fashion-MNIST was made).
@@ -14,7 +15,8 @@
   a quarter of the image wide) follows the shading of the paper and is subtracted from the ink.
 * **threshold** (`otsu`): Otsu's threshold splits strokes from paper; only pixels next to strokes
   keep their grey levels, so texture and specks away from the strokes become 0.
-* **ruled lines** (`without_lines`): rows or columns that ink covers across most of the image.
+* **ruled lines** (`without_lines`): thin lines across most of a photo, tilted a little or not,
+  two or more of them, or one margin across nearly all of it.
 * **the strokes that matter** (`main_strokes`): connected pieces at least a tenth the size of the
   largest; pieces touching the image's edge (a table's edge, a shadow) go when others remain.
 * **stroke width** (`stroke_width`, `normalise_width`): strokes thinner or thicker than almost all of MNIST's
@@ -45,12 +47,15 @@ INK_FRACTION = 0.1  # digits: the ink's box is drawn around pixels above this sh
 WORKING_SIDE = 512  # the steps after `ink_of` run on at most this many pixels a side
 MNIST_STROKE = (1.4, 2.5, 4.8)  # MNIST's stroke width, px in its 20-px box: 1st pct, median, 99th
 FINE = 4  # stroke widths are measured and changed at 4x the final scale
-LINE_COVER = 0.9  # a row or column inked across this share of the image is a ruled line
+LINE_COVER = 0.7  # a line across this share of the image is a ruled line or a margin
+PHOTO_FROM = 100  # px: a smaller image (a 28x28 digit) is no photo: no page, no ruled lines
 PIECE_SHARE = 0.1  # digits keep connected pieces at least this share of the largest
 SPECK_SHARE = 0.01  # garments drop pieces below this share of the largest (sandals have gaps)
 OUTLINE_SHARE = 0.5  # a garment whose lines cover less than this share of its inside is an outline
 FILL_LEVEL = 0.6  # an outline's inside is filled at this share of its lines' ink
-PAPER_SHARE = 0.4  # a light region this share of the image, inside a dark border, is paper
+PAPER_SHARE = 0.25  # a light region this share of the image, inside a dark border, may be paper
+PAGE_SOLIDITY = 0.97  # ... if it fills this share of its convex hull (30 photographed sheets:
+                     # 0.987-0.999; two fat loops of an '8': 0.95)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow's convert("L")
 
 
@@ -80,7 +85,7 @@ def polarity(gray: np.ndarray, find_paper: bool) -> tuple[bool, np.ndarray | Non
     background = float(np.median(border_of(gray)))
     if background > LIGHT_BACKGROUND:
         return True, None
-    if not find_paper or gray.max() - background < MIN_CONTRAST:
+    if not find_paper or min(gray.shape) < PHOTO_FROM or gray.max() - background < MIN_CONTRAST:
         return False, None
     light = gray > otsu(gray)
     labels, n = ndi.label(light)
@@ -90,10 +95,23 @@ def polarity(gray: np.ndarray, find_paper: bool) -> tuple[bool, np.ndarray | Non
     page = labels == 1 + int(np.argmax(sizes))
     filled = ndi.binary_fill_holes(page)
     holes = filled.sum() - page.sum()
-    # a page covers much of the photo, is mostly light, and has marks on it; a digit's loop does not
-    if page.sum() >= PAPER_SHARE * gray.size and 0 < holes <= 0.3 * filled.sum():
-        return True, filled
+    # a page: much of the photo, light, a convex outline, marks on it; a digit's loops are not
+    if (page.sum() >= PAPER_SHARE * gray.size and 0 < holes <= 0.3 * filled.sum()
+            and filled.sum() >= PAGE_SOLIDITY * _hull_area(filled)):
+        # less a margin: the page's own edge (a shadow, a blur) is not ink
+        return True, ndi.binary_erosion(filled, iterations=max(1, min(gray.shape) // 50))
     return False, None
+
+
+def _hull_area(mask: np.ndarray) -> float:
+    """The area of the convex hull of the mask's pixels (their centres, plus half a pixel round)."""
+    from scipy.spatial import ConvexHull, QhullError
+    ys, xs = np.nonzero(mask & ~ndi.binary_erosion(mask))  # the outline is enough
+    points = np.column_stack([np.concatenate([ys - 0.5, ys + 0.5]), np.concatenate([xs - 0.5, xs + 0.5])])
+    try:
+        return float(ConvexHull(points).volume)  # a 2-D hull's "volume" is its area
+    except QhullError:  # all on a line
+        return float(mask.sum())
 
 
 def ink_of(pixels: np.ndarray, negate: bool, paper: np.ndarray | None, per_channel: bool) -> np.ndarray:
@@ -135,17 +153,29 @@ def strokes(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def without_lines(mask: np.ndarray) -> np.ndarray:
-    """The mask less rows and columns inked across nearly all the image (ruled paper, a margin),
-    unless they are all there is (a long stroke)."""
+    """The mask less ruled lines and a margin: thin lines (at most 1.5% of the image thick) made of
+    runs at least an eighth of the image long (a line tilted by up to about 2 degrees is made of
+    such steps), spanning LINE_COVER of the image, two or more of them (ruled paper), or one
+    spanning nearly all of it (a margin); never everything (a long stroke stays). Only in
+    images of PHOTO_FROM pixels or more: in a 28x28 digit, two bars look like ruled lines."""
+    if max(mask.shape) < PHOTO_FROM:
+        return mask
     clean = mask.copy()
-    for axis in (1, 0):
-        near = ndi.binary_dilation(mask, structure=np.ones((3, 1) if axis else (1, 3), bool))
-        lines = near.mean(axis=axis) > LINE_COVER
-        if axis:
-            clean[lines, :] = False
-        else:
-            clean[:, lines] = False
-    return clean if clean.sum() >= PIECE_SHARE * mask.sum() else mask
+    for axis in (1, 0):  # lines along the rows (ruled paper), then along the columns (a margin)
+        n, across = mask.shape[axis], mask.shape[1 - axis]
+        along = (1, max(3, n // 8)) if axis else (max(3, n // 8), 1)
+        runs = ndi.binary_opening(mask, structure=np.ones(along, bool))
+        steps = (3, max(3, n // 30)) if axis else (max(3, n // 30), 3)
+        labels, _ = ndi.label(ndi.binary_closing(runs, structure=np.ones(steps, bool)))
+        spans = [(i + 1, box[axis].stop - box[axis].start)
+                 for i, box in enumerate(ndi.find_objects(labels))]
+        thin = max(2.0, 0.015 * across)
+        lines = [(k, span) for k, span in spans if span >= LINE_COVER * n
+                 and ((labels == k) & runs).sum() / span <= thin]
+        for k, span in lines:
+            if len(lines) >= 2 or span >= 0.9 * n:
+                clean[(labels == k) & runs] = False
+    return clean if clean.any() else mask
 
 
 def main_strokes(mask: np.ndarray, share: float = PIECE_SHARE, drop_edge: bool = True) -> np.ndarray:

@@ -212,3 +212,33 @@ def test_an_outline_is_filled_and_a_solid_item_is_not():
     solid = np.zeros((100, 100), np.float32)
     solid[10:90, 20:80] = 200
     assert filled_outline(solid, solid > 0) is solid
+
+
+def test_tilted_ruled_lines_go_and_a_drawn_fours_long_stroke_stays():
+    mask = np.zeros((360, 480), bool)
+    for y0 in range(30, 360, 40):  # ruled lines tilted by 1.5 degrees, 2 px thick
+        for x in range(480):
+            y = int(y0 + x * np.tan(np.radians(1.5)))
+            mask[y:y + 2, x] = y + 2 <= 360
+    digit = np.zeros_like(mask)
+    digit[150:200, 230:234] = True  # a small '1' written on them
+    clean = without_lines(mask | digit)
+    assert clean[digit].mean() > 0.8  # the lines crossing it cut it a little
+    assert (clean & ~digit).sum() < 0.15 * (mask & ~digit).sum()  # what is left: bits main_strokes drops
+    four = np.zeros((280, 280), bool)
+    four[30:250, 180:198] = True  # a four's long stroke, 79% of the canvas, drawn 18 px wide
+    four[140:158, 60:230] = True
+    four[30:150, 60:78] = True
+    np.testing.assert_array_equal(without_lines(four), four)
+
+
+def test_a_fat_digit_in_a_big_image_is_not_paper():
+    eight = np.zeros((200, 200), np.float32)
+    yy, xx = np.ogrid[:200, :200]
+    for cy in (65, 135):  # two fat loops, white on black
+        eight[np.abs(np.hypot(yy - cy, xx - 100) - 32) < 14] = 255
+    assert polarity(eight, find_paper=True) == (False, None)
+    small = np.full((28, 28), 30.0)
+    small[3:25, 3:25] = 220  # a light square with a mark, 28 px: a digit image, never a photo
+    small[12:16, 12:16] = 30
+    assert polarity(small, find_paper=True) == (False, None)
