@@ -26,16 +26,17 @@ import numpy as np
 from PIL import Image
 from starlette.middleware import Middleware
 
-from classifier import arguments, figures, help_texts, inside, robustness, test_map, train_form
+from classifier import (arguments, figures, help_texts, inside, own_classes, robustness, test_map,
+                        train_form)
 from classifier.admission import Admission
 from classifier.folders import ZIP_IMAGE_CHOICES
 from classifier.jobs import CallerGone, TrainingLost
 from classifier.memory import limit_heap_arenas, release_memory
-from classifier.models import MODELS, build_model
+from classifier.models import MODELS, build_model, imagenet_weights_ready, mobilenet_size
 from classifier.preprocess import MAX_PIXELS, WORKING_SIDE, BlankImage, open_image
 from classifier.robustness import TRANSFORMS
 from classifier.saliency import overlay
-from classifier.session import ASSETS, Session, dataset_choices, shipped_names
+from classifier.session import ASSETS, OWN_IMAGES, Session, dataset_choices, shipped_names
 from classifier.settings import TrainSettings
 from classifier.train_form import FORM, train_settings
 from classifier.traffic import OPEN_STREAMS, TrafficMiddleware
@@ -53,6 +54,9 @@ CSS = """
 .whole .grid-wrap { height: auto !important; max-height: none !important; min-height: 0 !important; }
 .whole .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
                          grid-template-rows: none !important; grid-auto-rows: auto !important; }
+/* .thumbs: a gallery of small pictures, as many columns as fit, scrolling past its height */
+.thumbs .grid-container { grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important;
+                          grid-template-rows: none !important; grid-auto-rows: auto !important; }
 /* .preview: the label above the picture, not over its top */
 .preview [data-testid=block-label] { position: static !important; }
 .preview img { object-fit: contain !important; }
@@ -150,6 +154,11 @@ def show_dataset(state, key, class_filter, seed):
         raise gr.Error(str(exc))
     if key == "upload" and session.uploaded is None:
         return (help_texts.upload_prompt(session.dataset_title()), *[gr.update()] * 6)
+    if key == "own":  # in use as it grows; Train says what it lacks until it can train
+        session.dataset_key = "own"
+        _, _, info, counts = _own_view(session)
+        return (info, gr.update(), counts, gr.update(choices=["all classes"], value="all classes"),
+                gr.update(), gr.update(), gr.update())
     try:
         data = session.use_dataset(key)
     except ValueError as exc:
@@ -193,27 +202,207 @@ def upload_zip(state, file, images=None):
     return gr.update(value="upload")
 
 
+# ---------------------------------------------------------------- Dataset tab: your own classes
+def _own_view(session: Session, chosen=None):
+    """The classes made in this tab, `chosen` (else the first) picked: the class picker with
+    counts, its pictures, the text with the baseline and what training needs, the count bars."""
+    own = session.own
+    counts = own.counts()
+    chosen = chosen if isinstance(chosen, str) and chosen in counts else next(iter(counts), None)
+    session.own_picked = None  # the pictures may have moved: pick one again to delete it
+    picker = gr.update(choices=[(f"{n} ({c})", n) for n, c in counts.items()], value=chosen)
+    pictures = gr.update(value=own.thumbnails(chosen) if chosen else [],
+                         label=help_texts.own_images_label(chosen, counts.get(chosen, 0)))
+    info = help_texts.own_info(counts, own.baseline(), own.training_problem(), own.nbytes)
+    frame = figures.pd.DataFrame({"class": list(counts), "images": list(counts.values())})
+    top = max(5, int(max(counts.values(), default=0) * 1.1) + 1)
+    bars = gr.update(value=frame, y_lim=[0, top], sort=list(counts))
+    return picker, pictures, info, bars
+
+
+def own_add_class(state, name):
+    """Add class: a new empty class, picked to fill; the name box empties."""
+    session = _session(state)
+    try:
+        name = session.own.add_class(name)
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    return (*_own_view(session, name), "")
+
+
+def own_rename_class(state, chosen, name):
+    """Rename: the picked class takes the name in the box (its pictures stay)."""
+    session = _session(state)
+    try:
+        name = session.own.rename_class(_picked_class(chosen), name)
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    return (*_own_view(session, name), "")
+
+
+def own_remove_class(state, chosen):
+    """Remove: the picked class and its pictures go."""
+    session = _session(state)
+    try:
+        gone = session.own.remove_class(_picked_class(chosen))
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    gr.Info(f"Removed the class and its {gone} image{'s' * (gone != 1)}.")
+    return _own_view(session)
+
+
+def _picked_class(chosen) -> str:
+    if chosen is None or chosen == "":
+        raise ValueError("add a class first: type its name and press Add class")
+    return chosen
+
+
+def own_add_frame(state, chosen, frame):
+    """Capture: the webcam's picture, grabbed by the page (GRAB_FRAME), into the picked class."""
+    session = _session(state)
+    try:
+        report = session.own.add_images(_picked_class(chosen), own_classes.webcam_frame(frame))
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    if report.skipped:
+        raise gr.Error(f"Not added: {report.skipped[0][1]}")
+    return _own_view(session, chosen)
+
+
+def own_record(state, chosen, frame):
+    """Record: each frame the webcam streams (3 a second) into the picked class. One that
+    cannot be added says why beside the webcam (an error would repeat at every frame)."""
+    session = _session(state)
+    session.own_recorded_at = time.monotonic()
+    try:
+        report = session.own.add_images(_picked_class(chosen), own_classes.webcam_frame(frame))
+        problem = report.skipped[0][1] if report.skipped else None
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:  # said until the frames stop (own_settle)
+        said = f"**Not recording:** {problem}. Press **Stop**."
+        return said, *[gr.update()] * 4, gr.Timer(active=True)
+    return RECORDING, *_own_view(session, chosen), gr.Timer(active=True)
+
+
+RECORDING = "**Recording**: hold the object in the middle of the frame; move it a little."
+SETTLED = 0.8  # s without a frame: the recording has stopped (frames come every 0.33 s)
+
+
+def own_settle(state, chosen):
+    """The timer, while frames come: once they stop, the classes once more (the count bars
+    show the update before the last, see _level) and the timer stops."""
+    session = _session(state)
+    if time.monotonic() - session.own_recorded_at < SETTLED:
+        return (gr.update(),) * 6
+    return "", *_own_view(session, chosen), gr.Timer(active=False)
+
+
+def own_add_files(state, chosen, files):
+    """Files (several at once) or a pasted picture into the picked class; the box empties."""
+    return (*_own_add(_session(state), chosen, files, gr.utils.get_upload_folder()), None)
+
+
+def _own_add(session: Session, chosen, sources, uploads=None):
+    try:
+        report = session.own.add_images(_picked_class(chosen), sources, uploads=uploads)
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    if report.skipped:
+        gr.Warning(report.summary())
+    return _own_view(session, chosen)
+
+
+def own_pick(state, chosen, evt: gr.SelectData):
+    """A clicked picture: remembered for Delete."""
+    index = evt.index if isinstance(evt.index, int) and not isinstance(evt.index, bool) else None
+    _session(state).own_picked = (chosen, index) if index is not None else None
+
+
+def own_delete_image(state, chosen):
+    """Delete: the clicked picture of the picked class."""
+    session = _session(state)
+    picked = session.own_picked
+    if picked is None or picked[0] != chosen:
+        raise gr.Error("Click an image of the class first, then Delete.")
+    try:
+        session.own.delete_image(*picked)
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    return _own_view(session, chosen)
+
+
+def own_show_class(state, chosen):
+    """Another class picked: its pictures."""
+    return _own_view(_session(state), chosen)
+
+
+def own_download(state):
+    """The classes as a zip of class folders, to keep and load again later."""
+    session = _session(state)
+    try:
+        path = session.own.to_zip(session.workdir / "my-classes.zip")
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    return gr.update(value=str(path), visible=True)
+
+
+def own_load_zip(state, file):
+    """A zip of class folders (a download of this tab's, or any) replaces the classes."""
+    session = _session(state)
+    try:
+        path = arguments.uploaded_path(file, gr.utils.get_upload_folder())
+        loaded, report = own_classes.ClassSet.from_zip(
+            path, session.workdir / f"own-zip-{os.urandom(3).hex()}")
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    replaced, session.own = session.own.total(), loaded
+    if report.skipped:
+        gr.Warning(report.summary())
+    gr.Info(f"Loaded {len(loaded.names())} classes, {report.added:,} images"
+            + (f", in place of the {replaced:,} you had." if replaced else "."))
+    return (*_own_view(session), None)
+
+
+def own_image_size(state, images):
+    """What the classes' pictures become for training."""
+    try:
+        _session(state).own_images = arguments.choice("images", images, list(ZIP_IMAGE_CHOICES))
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+
+
+def suggest_training(state, key):
+    """Switching to your own classes picks the Quick CNN with epochs and batch for a small set."""
+    if key != "own":
+        return gr.update(), gr.update(), gr.update()
+    epochs, batch = _session(state).training_defaults("cnn_quick")
+    return gr.update(value="cnn_quick"), gr.update(value=epochs), gr.update(value=batch)
+
+
 # ---------------------------------------------------------------- Train tab
 def describe_model(key, state):
     """A picked model: what it is and its size for the session's dataset, and its own epochs
     and batch size."""
-    spec = MODELS[arguments.choice("model", key, list(MODELS))]
-    return (model_text(key, state), gr.update(value=spec.default_epochs),
-            gr.update(value=spec.batch_size))
+    epochs, batch = _session(state).training_defaults(arguments.choice("model", key, list(MODELS)))
+    return model_text(key, state), gr.update(value=epochs), gr.update(value=batch)
 
 
 def model_text(key, state) -> str:
     """What model `key` is and its parameter count for the session's dataset (shown again
     whenever the dataset changes)."""
-    spec = MODELS[key]
+    spec, session = MODELS[key], _session(state)
+    pretrained = False
     try:
-        data = _session(state).dataset()
+        data = session.dataset()
         layers, count = _model_layout(key, data.image_shape, data.num_classes)
         height, width = data.image_shape[:2]
         params = f"{count:,} parameters for {data.title} ({height}x{width})"
+        pretrained = key == "mobilenetv2" and imagenet_weights_ready(mobilenet_size(data.image_shape))
     except ValueError as exc:
         layers, params = "", str(exc)
-    return f"**{spec.title}**: {spec.description}  \n{params}  \n`{layers}`"
+    note = help_texts.model_note(key, session.dataset_key, pretrained)
+    return f"**{spec.title}**: {spec.description}{note}  \n{params}  \n`{layers}`"
 
 
 @functools.lru_cache(maxsize=64)
@@ -267,6 +456,8 @@ def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, 
                                   schedule, val_share, seconds, data_percent, wrong_percent,
                                   dropout, weight_decay)
         data = session.dataset()
+        if model_key == "mobilenetv2":  # ImageNet's weights where they can be had; said either way
+            settings.pretrained = imagenet_weights_ready(mobilenet_size(data.image_shape))
         place = ADMISSION.enter(_client(state, request))
     except ValueError as exc:
         if state is None:  # an API caller: the call fails with the message
@@ -408,6 +599,19 @@ def show_upload(state, model_name, upload, epoch=0):
     try:  # decoded once, at working size, for the answer and the pictures beside it
         image = open_image(arguments.uploaded_path(upload, gr.utils.get_upload_folder()),
                            draft_size=(WORKING_SIDE, WORKING_SIDE))
+    except BlankImage as exc:
+        return _no_answer(f"Nothing to read: {exc}.")
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    session = _session(state)
+    session.last_image = image
+    return _answer(session, model_name, image, epoch)
+
+
+def show_webcam(state, model_name, frame, epoch=0):
+    """A webcam frame, streamed a few times a second: answered as an upload is."""
+    try:
+        image = open_image(own_classes.webcam_frame(frame), draft_size=(WORKING_SIDE, WORKING_SIDE))
     except BlankImage as exc:
         return _no_answer(f"Nothing to read: {exc}.")
     except ValueError as exc:
@@ -714,6 +918,9 @@ def show_comparison(state, x_axis, chosen):
 PRIVATE = dict(api_visibility="private")  # not on the API page (still callable: see README)
 CHECKED = dict(PRIVATE, preprocess=False)  # the handler checks each raw value (Gradio's slider
 # check fails on a string with a bare TypeError, and says nothing)
+# a webcam's stream holds its event's place until Stop or its time limit: a limit on them would
+# make the next webcam wait, so none (each frame is one quick answer); 3 frames a second
+WEBCAM_STREAM = dict(stream_every=0.33, concurrency_limit=None, show_progress="hidden", **CHECKED)
 
 
 def dataset_tab() -> SimpleNamespace:
@@ -728,6 +935,7 @@ def dataset_tab() -> SimpleNamespace:
                            file_types=[".zip"], height=140, visible=False, scale=3)
         zip_images = gr.Radio(list(ZIP_IMAGE_CHOICES), value=next(iter(ZIP_IMAGE_CHOICES)),
                               label="What the zip's images become", visible=False, scale=2)
+    own = own_classes_section()
     info = gr.Markdown()
     with gr.Row():
         grid = gr.Gallery(label="25 training images", columns=5, rows=5, object_fit="contain",
@@ -739,10 +947,79 @@ def dataset_tab() -> SimpleNamespace:
     aug = gr.Gallery(label="The same image as the augmentation layers may show it "
                            "(cnn_aug, cnn_pre)", columns=5, rows=1, elem_classes="whole")
     _what("dataset")
+    own.view = [own.picker, own.pictures, info, counts]  # what every change to the classes shows
     # the picker last: a refused dataset puts it back
     return SimpleNamespace(key=key, show_class=show_class, seed=seed, shuffle=shuffle,
-                           zip_file=zip_file, zip_images=zip_images,
+                           zip_file=zip_file, zip_images=zip_images, own=own,
+                           samples=[show_class, shuffle, grid, pixels, aug],
                            outputs=[info, grid, counts, show_class, pixels, aug, key])
+
+
+# 480x360 (the browser scales the camera's picture): a streamed frame is a 30-120 KB data URL,
+# under the server's 256 KB cap on a request (traffic.py); the model sees 96x96 at most
+WEBCAM = gr.WebcamOptions(constraints={"video": {"width": {"ideal": 480},
+                                                 "height": {"ideal": 360}}})
+
+# the Capture button: the webcam's picture now, as Record streams it (mirrored like the preview)
+GRAB_FRAME = """(state, chosen, frame) => {
+  const video = document.querySelector("#own-webcam video");
+  if (!video || !video.videoWidth) return [state, chosen, null];
+  const scale = Math.min(1, 480 / video.videoWidth);
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(video.videoWidth * scale);
+  canvas.height = Math.round(video.videoHeight * scale);
+  const pen = canvas.getContext("2d");
+  if (video.classList.contains("flip")) { pen.translate(canvas.width, 0); pen.scale(-1, 1); }
+  pen.drawImage(video, 0, 0, canvas.width, canvas.height);
+  return [state, chosen, canvas.toDataURL("image/jpeg", 0.9)];
+}"""
+
+
+def own_classes_section() -> SimpleNamespace:
+    """Your own classes: name them, fill them from the webcam, files or the clipboard, see and
+    delete their pictures, download them as a zip or load one (shown for the "own" dataset)."""
+    with gr.Column(visible=False) as section:
+        gr.Markdown(help_texts.OWN_HOW)
+        with gr.Row(equal_height=True):
+            name = gr.Textbox(label="Class name", placeholder="e.g. thumbs up", max_lines=1,
+                              scale=3, min_width=200)
+            add = gr.Button("Add class", variant="primary", scale=1, min_width=100)
+            rename = gr.Button("Rename the picked class", scale=1, min_width=100)
+            remove = gr.Button("Remove the picked class", variant="stop", scale=1, min_width=100)
+        picker = gr.Radio([], label="The class to fill (images in brackets)")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                webcam = gr.Image(sources=["webcam"], streaming=True, webcam_options=WEBCAM,
+                                  label="Webcam: Record adds 3 images a second until Stop",
+                                  elem_id="own-webcam", height=300)
+                capture = gr.Button("Capture one image", variant="primary")
+                status = gr.Markdown()
+                frame = gr.Textbox(visible=False)  # the captured image, as GRAB_FRAME sends it
+                settle = gr.Timer(0.5, active=False)  # started by Record: see own_settle
+            with gr.Column(scale=1, min_width=320):
+                pictures = gr.Gallery(label=help_texts.own_images_label(None, 0),
+                                      height=300, allow_preview=False, format="jpeg",
+                                      object_fit="contain", interactive=False, buttons=[],
+                                      elem_classes=["thumbs", "preview"])
+                delete = gr.Button("Delete the clicked image", variant="stop")
+        with gr.Row():
+            files = gr.File(label="…or add image files (several at once)", file_count="multiple",
+                            file_types=["image"], height=140, scale=2, min_width=240)
+            paste = gr.Image(sources=["clipboard"], type="filepath", height=140, scale=1,
+                             label="…or paste an image", min_width=160)
+            with gr.Column(scale=2, min_width=240):
+                download = gr.Button("Download the classes as a zip")
+                zipped = gr.File(label="Your classes, a folder each", visible=False,
+                                 interactive=False)
+                load = gr.File(label="…or load a zip you downloaded", file_types=[".zip"],
+                               height=140)
+        images = gr.Radio(list(ZIP_IMAGE_CHOICES), value=OWN_IMAGES,
+                          label="What the images become for training")
+    return SimpleNamespace(section=section, name=name, add=add, rename=rename, remove=remove,
+                           picker=picker, webcam=webcam, status=status, capture=capture,
+                           frame=frame, settle=settle, pictures=pictures, delete=delete,
+                           files=files, paste=paste, download=download, zipped=zipped,
+                           load=load, images=images)
 
 
 def train_tab() -> SimpleNamespace:
@@ -821,8 +1098,12 @@ def predict_tab() -> SimpleNamespace:
             sketch = gr.Sketchpad(value=BLACK_SKETCH, image_mode="L", canvas_size=(280, 280),
                                   type="numpy", label="Draw here (white on black)", height=380,
                                   brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12))
-            upload = gr.Image(label="…or upload an image", type="filepath", height=200,
-                              sources=["upload", "clipboard"])
+            with gr.Row():
+                upload = gr.Image(label="…or upload an image", type="filepath", height=240,
+                                  sources=["upload", "clipboard"], min_width=200)
+                webcam = gr.Image(label="…or your webcam: Record answers live", height=240,
+                                  sources=["webcam"], streaming=True, webcam_options=WEBCAM,
+                                  elem_id="predict-webcam", min_width=200)
             gr.Examples(sorted(str(p) for p in (ASSETS / "examples").glob("*.png")),
                         inputs=upload, label="Test-set examples")
         with gr.Column():
@@ -837,7 +1118,7 @@ def predict_tab() -> SimpleNamespace:
                             gr.Image(label="Why", **preview), gr.Image(label="Merely shrunk", **preview)]
     breaks = break_it_section()
     _what("predict")
-    return SimpleNamespace(model=model, epoch=epoch, sketch=sketch, upload=upload,
+    return SimpleNamespace(model=model, epoch=epoch, sketch=sketch, upload=upload, webcam=webcam,
                            answers=[bars, answer, *previews], breaks=breaks)
 
 
@@ -953,15 +1234,49 @@ def wire_dataset(state, active, ds, tr) -> None:
     """Picking, filtering, shuffling and uploading; the header and the model's size follow."""
     show = _level(show_dataset)
     inputs = [state, ds.key, ds.show_class, ds.seed]
-    ds.key.change(lambda key: [gr.update(visible=key == "upload")] * 2, ds.key,
-                  [ds.zip_file, ds.zip_images], **PRIVATE)
+    ds.key.change(dataset_parts, ds.key, [ds.zip_file, ds.zip_images, ds.own.section, *ds.samples],
+                  **PRIVATE)
     for event in (gr.on([ds.key.input, ds.show_class.input], show, inputs, ds.outputs, **PRIVATE),
                   ds.zip_file.upload(upload_zip, [state, ds.zip_file, ds.zip_images], ds.key,
                                      **PRIVATE).then(show, inputs, ds.outputs, **PRIVATE)):
         event.then(lambda s: _session(s).header(), state, active, **PRIVATE).then(
-            model_text, [tr.model_key, state], tr.model_info, **PRIVATE)  # its size for the data
+            suggest_training, [state, ds.key], [tr.model_key, tr.epochs, tr.batch_size],
+            **PRIVATE).then(model_text, [tr.model_key, state], tr.model_info, **PRIVATE)
     ds.shuffle.click(lambda s: int(s) + 1, ds.seed, ds.seed, **PRIVATE).then(
         show, inputs, ds.outputs, **PRIVATE)
+
+
+def dataset_parts(key):
+    """What the picked dataset shows: the zip upload, the own classes, or the samples."""
+    return (*[gr.update(visible=key == "upload")] * 2, gr.update(visible=key == "own"),
+            *[gr.update(visible=key != "own")] * 5)
+
+
+def wire_own_classes(state, ds, tr, train_page) -> None:
+    """Making classes: every change shows the classes, their pictures, count bars and baseline
+    again; the Train tab's text follows when it opens."""
+    own, view = ds.own, ds.own.view
+    own.add.click(_level(own_add_class), [state, own.name], [*view, own.name], **CHECKED)
+    own.name.submit(_level(own_add_class), [state, own.name], [*view, own.name], **CHECKED)
+    own.rename.click(_level(own_rename_class), [state, own.picker, own.name], [*view, own.name],
+                     **CHECKED)
+    own.remove.click(_level(own_remove_class), [state, own.picker], view, **CHECKED)
+    own.picker.input(own_show_class, [state, own.picker], view, **CHECKED)
+    own.capture.click(_level(own_add_frame), [state, own.picker, own.frame], view, js=GRAB_FRAME,
+                      **CHECKED)
+    recorded = [own.status, *view, own.settle]
+    own.webcam.stream(own_record, [state, own.picker, own.webcam], recorded, time_limit=70,
+                      **WEBCAM_STREAM)  # 70 s: a class's 200 images
+    own.settle.tick(_level(own_settle), [state, own.picker], recorded, show_progress="hidden",
+                    **CHECKED)
+    for box in (own.files, own.paste):  # unopened: add_images reads uploads only
+        box.upload(_level(own_add_files), [state, own.picker, box], [*view, box], **CHECKED)
+    own.pictures.select(own_pick, [state, own.picker], None, **CHECKED)
+    own.delete.click(_level(own_delete_image), [state, own.picker], view, **CHECKED)
+    own.download.click(own_download, state, own.zipped, **CHECKED)
+    own.load.upload(_level(own_load_zip), [state, own.load], [*view, own.load], **CHECKED)
+    own.images.input(own_image_size, [state, own.images], None, **CHECKED)
+    train_page.select(model_text, [tr.model_key, state], tr.model_info, **PRIVATE)
 
 
 def wire_train(state, active, dataset, tr, pr, ev) -> None:
@@ -997,6 +1312,8 @@ def wire_predict(state, active, pr, ev) -> None:
                                 pr.answers, preprocess=False, **PRIVATE)
     uploaded.success(**changed)
     uploaded.failure(unreadable_upload, None, [pr.upload, *pr.answers], **PRIVATE)
+    pr.webcam.stream(show_webcam, [state, pr.model, pr.webcam, pr.epoch], pr.answers,
+                     time_limit=300, **WEBCAM_STREAM)
     gr.on([pr.model.input, pr.epoch.input], _level(repredict), [state, pr.model, pr.epoch],
           pr.answers, trigger_mode="always_last", show_progress="hidden", **CHECKED)
     wire_break_it(state, pr)
@@ -1059,7 +1376,7 @@ def build() -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Dataset", id="dataset"):
                 ds = dataset_tab()
-            with gr.Tab("Train", id="train"):
+            with gr.Tab("Train", id="train") as train_page:
                 tr = train_tab()
             with gr.Tab("Predict", id="predict"):
                 pr = predict_tab()
@@ -1076,6 +1393,7 @@ def build() -> gr.Blocks:
             describe_model, [tr.model_key, state], [tr.model_info, tr.epochs, tr.batch_size],
             **PRIVATE).then(link_form, None, [tr.form[i] for i in LINKED_AT], **PRIVATE)
         wire_dataset(state, active, ds, tr)
+        wire_own_classes(state, ds, tr, train_page)
         wire_train(state, active, ds.key, tr, pr, ev)
         wire_predict(state, active, pr, ev)
         wire_inside(state, ins, inside_page)

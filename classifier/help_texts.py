@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from .own_classes import MAX_IMAGES, MAX_PER_CLASS
 from .session import MAX_SESSION_MODELS
 
 HEADER = ("# Train an image classifier, live\n"
@@ -28,16 +29,17 @@ TEST_MAP = ("Each dot is a test image, placed by what the model's last hidden la
 MAP_CLICK = "**Click a dot** to see its test image and the model's answer."
 
 HOW = {
-    "dataset": "**How to use:** pick a dataset, shuffle the samples, filter one class.",
+    "dataset": "**How to use:** pick a dataset, shuffle the samples, filter one class; or pick "
+               "**Your own classes** and make them from your webcam or your files.",
     "train": "**How to use:** pick a model and epochs (or a time: *train for 30 s*), press "
              "**Train**, watch the curves; **Stop** keeps what was learned so far. Try the "
              "**Quick CNN** beside the MLP: it beats it in the same seconds. Each model starts "
              "from settings chosen for accuracy per second; the tutorials' own recipe is batch "
              "32, learning rate 0.001, constant schedule. Your session keeps its latest "
              f"{MAX_SESSION_MODELS} trained runs; older ones are dropped.",
-    "predict": "**How to use:** draw with the mouse (white on black) or upload an image; "
-               "the bars answer as you draw. Draw shoes from the side with the toe to the "
-               "left, as in Fashion-MNIST.",
+    "predict": "**How to use:** draw with the mouse (white on black), upload an image or press "
+               "**Record** on your webcam; the bars answer as you draw. Draw shoes from the side "
+               "with the toe to the left, as in Fashion-MNIST.",
     "inside": "**How to use:** draw or upload in **Predict** (or pick a test image here) and see "
               "what every layer of the active model makes of it, and the filters its first layer "
               "learned. After a run of your own, move the epoch slider to watch them form.",
@@ -97,6 +99,62 @@ WHAT = {
         "images at best, and on the test set: a training accuracy far above the validation one "
         "is **overfitting**, the model memorising its training images (try the lab's 1%)."),
 }
+
+
+OWN_HOW = (
+    "**Make your own classes**\n"
+    "1. Type a class name (*thumbs up*, *mug*...) and press **Add class**: 2 to 10 classes.\n"
+    "2. Pick the class to fill, click **Click to Access Webcam** and hold the object in the "
+    "middle of the frame: **Capture** adds one image, the webcam's **Record** adds three a second "
+    "until **Stop**. Image files (several at once) and pasted images work too.\n"
+    "3. At least 5 images a class; 20 or more, from a few angles, work better.\n"
+    "4. Open **Train** (the Quick CNN is set for you), then **Predict** answers your webcam "
+    "live.\n\n"
+    f"Your images stay in this browser tab, at most {MAX_PER_CLASS} a class and {MAX_IMAGES:,} "
+    "in all, and are gone when you close it: **Download** keeps them as a zip that you can load "
+    "again.")
+
+
+def own_info(counts: dict[str, int], baseline: float, problem: str | None, nbytes: int) -> str:
+    """The Dataset tab's text for the classes made in the tab: their size, the baseline, and
+    what training still needs (`problem`) or that it is ready."""
+    if not counts:
+        return ("**Your own classes**: none yet. Type a name and press **Add class** "
+                "(2 to 10 classes).")
+    images = sum(counts.values())
+    text = (f"**Your own classes: {len(counts)} class{'es' * (len(counts) != 1)}, {images:,} "
+            f"image{'s' * (images != 1)}** ({nbytes / 1e6:.1f} MB, kept in this tab only).")
+    if images:
+        text += (f"  \nAlways answering the largest class would score **{baseline:.1%}**: a "
+                 "model must beat that to have learned anything.")
+    if problem:
+        return text + f"  \n**Not ready to train yet:** {problem}."
+    return text + ("  \n**Ready to train:** open the **Train** tab and press **Train** (the Quick "
+                   "CNN, 20 epochs at batch 16, takes seconds).")
+
+
+def own_images_label(name: str | None, count: int) -> str:
+    """The label of the picked class's images."""
+    if name is None:
+        return "Images of the picked class"
+    return f"{name}: {count} image{'s' * (count != 1)} (click one, then Delete)"
+
+
+def model_note(model_key: str, dataset_key: str, pretrained: bool = False) -> str:
+    """What to know about training `model_key` here: where MobileNetV2 starts from, and the
+    defaults for classes made in the browser."""
+    note = ""
+    if model_key == "mobilenetv2" and pretrained:
+        note += ("  \n*It starts from **ImageNet's weights**: what it learned from 1.2 million "
+                 "photos makes 20 photos a class enough.*")
+    elif model_key == "mobilenetv2":
+        note += ("  \n*Here it starts from **random weights**, not ImageNet's (they are not "
+                 "cached and cannot be downloaded here), so it needs thousands of images: for a "
+                 "few photos a class, use the Quick CNN.*")
+    if dataset_key == "own":
+        note += ("  \n*Your own classes: batch 16 and 20 epochs suit a few dozen images. Hold "
+                 "each object in the middle of the frame, as in its images.*")
+    return note
 
 
 def upload_prompt(in_use: str) -> str:

@@ -6,7 +6,9 @@ the same arrays.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -139,6 +141,37 @@ def cnn_pre(input_shape, num_classes, *, optimizer="adam", learning_rate=4e-3,
                     steps_per_execution)
 
 
+MOBILENET_SIZES = (96, 128, 160, 192, 224)  # the sizes ImageNet weights exist for
+_IMAGENET = {}  # size -> whether its weights are in Keras' cache (fetched once if allowed)
+
+
+def mobilenet_size(input_shape) -> int:
+    """The size MobileNetV2 runs at for these images: their own if it has weights, else 96."""
+    h, w = input_shape[:2]
+    return h if (h == w and h in MOBILENET_SIZES) else 96
+
+
+def imagenet_weights_ready(size: int) -> bool:
+    """Whether MobileNetV2's ImageNet weights (no top) for `size` px are in Keras' cache, fetched
+    now if downloads are allowed (about 9 MB, once); offline, or when the fetch fails, False."""
+    if size not in _IMAGENET:
+        from .datasets import download, downloads_allowed
+        name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5"
+        cached = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models" / name
+        if cached.is_file():
+            _IMAGENET[size] = True
+        elif not downloads_allowed():
+            return False  # not remembered: weights put in the cache later are found
+        else:
+            try:
+                download(name, "https://storage.googleapis.com/tensorflow/keras-applications/"
+                               f"mobilenet_v2/{name}", cache_subdir="models")
+                _IMAGENET[size] = True
+            except ValueError:
+                _IMAGENET[size] = False
+    return _IMAGENET[size]
+
+
 def mobilenet_base(size: int, pretrained: bool):
     """MobileNetV2 without its top, frozen; ImageNet weights or random ones."""
     keras = _keras()
@@ -161,7 +194,7 @@ def mobilenetv2(input_shape, num_classes, *, optimizer="adam", learning_rate=1e-
     given three channels inside the model."""
     keras, layers = _keras(), _keras().layers
     h, w, c = input_shape
-    size = h if (h == w and h in (96, 128, 160, 192, 224)) else 96
+    size = mobilenet_size(input_shape)
     x = inputs = _inputs(input_shape)
     if (h, w) != (size, size):
         x = layers.Resizing(size, size, name="resize")(x)

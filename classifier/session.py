@@ -1,6 +1,6 @@
-"""What one browser session owns (its dataset, its trained models, its run's stop switch) and the
-read-only shipped models every session shares. No Gradio here: the app keeps one `Session` per
-browser tab in a `gr.State`."""
+"""What one browser session owns (its dataset, the classes it makes, its trained models, its
+run's stop switch) and the read-only shipped models every session shares. No Gradio here: the
+app keeps one `Session` per browser tab in a `gr.State`."""
 from __future__ import annotations
 
 import functools
@@ -16,9 +16,11 @@ from .data import Dataset
 from .datasets import DATASETS, load_dataset
 from .evaluation import Evaluation, evaluate
 from .export import write_take_home
+from .folders import ZIP_IMAGE_CHOICES
 from .lab import lab_words
 from .predict import Predictor
 from .models import MODELS
+from .own_classes import TRAIN_BATCH, TRAIN_EPOCHS, ClassSet
 from .run import Run
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -30,6 +32,8 @@ SHIPPED = {  # name shown in pickers -> folder under assets/models
 MAX_SESSION_MODELS = 5  # older session models are dropped to bound memory
 MAP_IMAGES = 2000  # test images on the Inside tab's map
 MAPS_KEPT = 4  # maps a session keeps (t-SNE takes 8-12 s; each holds 2,000 points)
+OWN_IMAGES = "64x64 colour (photos keep more detail)"  # what own classes become: a
+# ZIP_IMAGE_CHOICES key (webcam objects differ in colour and detail that 28x28 grey loses)
 
 
 def shipped_names() -> list[str]:
@@ -70,6 +74,10 @@ class Session:
     """One browser tab's own things; nothing here is visible to another session."""
     dataset_key: str = "fashion_mnist"
     uploaded: Dataset | None = None
+    own: ClassSet = field(default_factory=ClassSet)  # classes made in this tab (dataset "own")
+    own_images: str = OWN_IMAGES  # what they become for training: a ZIP_IMAGE_CHOICES key
+    own_picked: tuple | None = None  # (class, index) of the image clicked, for Delete
+    own_recorded_at: float = 0.0  # time.monotonic() of the latest webcam frame recorded
     trained: dict[str, TrainedModel] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=_stopped)  # set: no run in progress
     runs_done: int = 0
@@ -82,6 +90,7 @@ class Session:
     maps: dict = field(default_factory=dict)  # (model, projection, epoch) -> its TestMap
     shown_map: object = None  # the map picture on screen and its maps, for clicks on it
     _workdir: Path | None = None
+    _own_built: tuple | None = None  # (set, its version, own_images, the Dataset made of it)
 
     @property
     def workdir(self) -> Path:
@@ -91,11 +100,33 @@ class Session:
         return self._workdir
 
     def dataset(self) -> Dataset:
+        if self.dataset_key == "own":
+            return self.own_dataset()
         if self.dataset_key == "upload":
             if self.uploaded is None:
                 raise ValueError("upload a zip of class folders first")
             return self.uploaded
         return load_dataset(self.dataset_key)
+
+    def own_dataset(self) -> Dataset:
+        """The classes made in this tab as a dataset (made again only after a change);
+        ValueError saying what to add while they cannot train."""
+        made = self._own_built
+        if made is None or made[0] is not self.own or made[1:3] != (self.own.version,
+                                                                     self.own_images):
+            size, color = ZIP_IMAGE_CHOICES[self.own_images]
+            version = self.own.version  # before reading: a frame added meanwhile makes it anew
+            data = self.own.to_dataset(size, color)
+            made = self._own_built = self.own, version, self.own_images, data
+        return made[3]
+
+    def training_defaults(self, model_key: str) -> tuple[int, int]:
+        """(epochs, batch size) the Train form starts from: the model's own, or for classes made
+        in this tab, enough steps for a few dozen images."""
+        if self.dataset_key == "own":
+            return TRAIN_EPOCHS, TRAIN_BATCH
+        spec = MODELS[model_key]
+        return spec.default_epochs, spec.batch_size
 
     def use_dataset(self, key: str) -> Dataset:
         """Make `key` this session's dataset and return it; if it cannot be loaded (ValueError)
@@ -111,6 +142,8 @@ class Session:
         """The dataset in use, as the header names it."""
         if self.dataset_key == "upload":
             return self.uploaded.title if self.uploaded is not None else "nothing uploaded yet"
+        if self.dataset_key == "own":
+            return "Your own classes"
         titles = {key: desc.split(":")[0] for key, (_, _, desc) in DATASETS.items()}
         return titles.get(self.dataset_key, self.dataset_key)
 
@@ -244,6 +277,8 @@ class Session:
         self.maps.clear()
         self.inside = self.shown_map = None
         self.uploaded = None
+        self.own.clear()  # the webcam frames and uploads go with the tab
+        self._own_built = self.own_picked = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
@@ -255,4 +290,5 @@ class Session:
 
 def dataset_choices() -> list[tuple[str, str]]:
     return [(desc, key) for key, (_, _, desc) in DATASETS.items()] + [
+        ("Your own classes: webcam or files", "own"),
         ("Your own: upload a zip of class folders", "upload")]

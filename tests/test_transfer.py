@@ -85,3 +85,19 @@ def test_cached_training_learns_what_end_to_end_training_learns():
 def test_cached_training_refuses_a_model_it_cannot_split():
     with pytest.raises(ValueError, match="no frozen base.*classifier.training.train"):
         train_cached(_build("cnn", (28, 28, 1)), make_dataset(n_train=8, n_test=2), SETTINGS)
+
+
+def test_imagenet_weights_are_used_where_they_can_be_had(tmp_path, monkeypatch):
+    """Offline and not cached: random weights, said so; in Keras' cache: ImageNet's, said so."""
+    from classifier import help_texts, models
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("CLASSIFIER_OFFLINE", "1")
+    monkeypatch.setattr(models, "_IMAGENET", {})
+    assert models.mobilenet_size((28, 28, 1)) == 96 and models.mobilenet_size((160, 160, 3)) == 160
+    assert not models.imagenet_weights_ready(96)
+    assert "random weights" in help_texts.model_note("mobilenetv2", "own", False)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5").write_bytes(b"x")
+    assert models.imagenet_weights_ready(96)  # found once it is there, though offline
+    assert not models.imagenet_weights_ready(160)
+    assert "ImageNet's weights" in help_texts.model_note("mobilenetv2", "own", True)

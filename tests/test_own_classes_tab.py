@@ -1,0 +1,314 @@
+"""The Dataset tab's own classes (issue 14, item 1) through the app's handlers: made from webcam
+frames, files and zips, trained, answered from the webcam; and every new event called by
+strangers with hostile values, directly and by number over HTTP."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import sys
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+import app
+from classifier import own_classes
+from classifier.session import Session
+from conftest import running_app, uploaded
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from attacks import join, upload  # noqa: E402
+
+SECRET = Path("/etc/passwd")
+MLP = "Fashion-MNIST: MLP (shipped)"
+
+
+def data_url(colour, shape: str = "square", size=(240, 320), fmt="JPEG") -> str:
+    """A webcam frame as the page sends it: a red square or blue circle on grey, as a data URL."""
+    img = np.full((*size, 3), 128, np.uint8)
+    yy, xx = np.mgrid[:size[0], :size[1]]
+    r, (cy, cx) = size[0] // 3, (size[0] // 2, size[1] // 2)
+    inside = ((abs(yy - cy) < r) & (abs(xx - cx) < r) if shape == "square"
+              else (yy - cy) ** 2 + (xx - cx) ** 2 < r * r)
+    img[inside] = colour
+    out = io.BytesIO()
+    Image.fromarray(img).save(out, fmt)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(out.getvalue()).decode()
+
+
+SQUARE, CIRCLE = data_url((220, 30, 30), "square"), data_url((30, 60, 220), "circle")
+
+
+def two_classes(n: int = 6) -> Session:
+    """A session with 'square' and 'circle', n webcam frames each (Capture and Record)."""
+    session = Session()
+    for name in ("square", "circle"):
+        app.own_add_class(session, name)
+    for _ in range(n):
+        app.own_add_frame(session, "square", SQUARE)
+        app.own_record(session, "circle", {"path": None, "url": CIRCLE})  # as Gradio streams it
+    return session
+
+
+def test_classes_from_the_webcam_train_and_answer_the_webcam():
+    """Two classes of webcam frames, the Quick CNN with the defaults the set gets, and the
+    Predict tab's webcam handler answering each shape."""
+    session = two_classes()
+    picker, pictures, info, bars = app.own_show_class(session, "circle")
+    assert picker["choices"] == [("square (6)", "square"), ("circle (6)", "circle")]
+    assert picker["value"] == "circle" and len(pictures["value"]) == 6
+    assert pictures["label"] == "circle: 6 images (click one, then Delete)"
+    assert bars["value"].to_dict("list") == {"class": ["square", "circle"], "images": [6, 6]}
+    assert "would score **50.0%**" in info and "Ready to train" in info
+    text, *_ = app.show_dataset(session, "own", "all classes", 0)
+    assert text == info and session.dataset_title() == "Your own classes"
+    model, epochs, batch = app.suggest_training(session, "own")
+    assert (model["value"], epochs["value"], batch["value"]) == ("cnn_quick", 20, 16)
+    assert app.describe_model("mlp", session)[1:] == ({"value": 20, "__type__": "update"},
+                                                      {"value": 16, "__type__": "update"})
+    assert "parameters for Your own classes (64x64)" in app.model_text("cnn_quick", session)
+    list(app.train_model(session, "cnn_quick", 20, 16, "recipe's own", 0, "cosine", 0.1,
+                         progress=lambda *a, **k: None))
+    name = session.active_model
+    assert name.startswith("#1 Your own classes: Quick CNN, 20 epochs")  # not at chance: active
+    for frame, shape in ((SQUARE, "square"), ({"url": CIRCLE}, "circle")):
+        bars, text, *_ = app.show_webcam(session, name, frame, 0)
+        assert text.startswith(f"1. **{shape}**"), text
+        assert abs(bars["value"]["probability"].sum() - 1) < 0.01
+    assert session.last_image is not None  # the sliders and the Inside tab read it
+
+
+def test_files_delete_zip_and_back(tmp_path):
+    session = Session()
+    app.own_add_class(session, "red")
+    files = [{"path": uploaded(_png((200 - 30 * i, 0, 0)), f"r{i}.png")} for i in range(4)]
+    *view, emptied = app.own_add_files(session, "red", files)
+    assert emptied is None and view[0]["choices"] == [("red (4)", "red")]
+    app.own_pick(session, "red", SimpleNamespace(index=1))
+    app.own_delete_image(session, "red")
+    assert session.own.counts() == {"red": 3} and session.own_picked is None
+    reds = [int(img[0, 0, 0]) for img, _ in session.own.thumbnails("red")]
+    assert reds == [200, 140, 110]  # the second one is gone
+    app.own_add_class(session, "blue")
+    app.own_add_files(session, "blue", [{"path": uploaded(_png((0, 0, 200)), f"b{i}.png")}
+                                        for i in range(5)])
+    zipped = app.own_download(session)["value"]
+    other = Session()
+    view = app.own_load_zip(other, {"path": uploaded(Path(zipped).read_bytes(), "mine.zip")})
+    assert other.own.counts() == {"blue": 5, "red": 3} and view[-1] is None
+    assert [int(img[0, 0, 0]) for img, _ in other.own.thumbnails("red")] == reds
+    with pytest.raises(app.gr.Error, match="nothing to download yet"):
+        app.own_download(Session())
+
+
+def _png(colour) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_change_makes_the_dataset_anew_and_closing_forgets_the_images():
+    session = two_classes(5)
+    session.dataset_key = "own"
+    first = session.dataset()
+    assert session.dataset() is first  # kept while nothing changed
+    app.own_add_frame(session, "square", SQUARE)
+    assert session.dataset() is not first and session.dataset().train_images == 9
+    app.own_image_size(session, "28x28 grey (like MNIST; fastest)")
+    assert session.dataset().image_shape == (28, 28, 1)
+    session.close()
+    assert session.own.counts() == {} and session._own_built is None
+
+
+def test_the_version_counts_every_change_and_a_frame_decodes():
+    s = own_classes.ClassSet()
+    seen = [s.version]
+
+    def changed() -> bool:
+        seen.append(s.version)
+        return seen[-1] != seen[-2]
+
+    s.add_class("a")
+    assert changed()
+    s.add_images("a", own_classes.webcam_frame(SQUARE))
+    assert changed() and s.counts() == {"a": 1}
+    with pytest.raises(ValueError):
+        s.remove_class("nobody")
+    s.add_images("a", b"not an image")
+    assert not changed()  # nothing happened
+    for step in (lambda: s.rename_class("a", "b"), lambda: s.delete_image("b", 0),
+                 lambda: s.remove_class("b"), s.clear):
+        step()
+        assert changed()
+    assert Image.open(io.BytesIO(own_classes.webcam_frame({"url": CIRCLE}))).size == (320, 240)
+
+
+def test_not_ready_says_what_to_add():
+    session = Session()
+    session.dataset_key = "own"
+    assert "make at least 2 classes to train (there are 0)" in app.model_text("cnn_quick", session)
+    app.own_add_class(session, "a")
+    info = app.own_show_class(session, "a")[2]
+    assert "**Not ready to train yet:** make at least 2 classes" in info
+    with pytest.warns(UserWarning, match="make at least 2 classes"):  # the page's warning
+        updates = list(app.train_model(session, "cnn_quick", 20, 16, "recipe's own", 0,
+                                       "cosine", 0.1, progress=lambda *a, **k: None))
+    assert len(updates) == 1 and not session.trained
+
+
+def test_mobilenet_says_it_starts_from_random_weights():
+    """train_form always trains it without ImageNet weights: the text must not promise them."""
+    text = app.model_text("mobilenetv2", Session())
+    assert "**random weights**, not ImageNet's" in text
+    assert "random weights" not in app.model_text("cnn_quick", Session())
+
+
+def test_a_full_class_stops_adding_and_says_why(monkeypatch):
+    monkeypatch.setattr(own_classes, "MAX_PER_CLASS", 2)
+    session = Session()
+    app.own_add_class(session, "a")
+    for _ in range(2):
+        assert app.own_record(session, "a", {"url": SQUARE})[0] == app.RECORDING
+    status, *rest = app.own_record(session, "a", {"url": SQUARE})
+    assert status.startswith("**Not recording:** class 'a' is full: at most 2 images a class")
+    assert rest[-1].active  # the timer clears the message once the frames stop
+    with pytest.raises(app.gr.Error, match=r"Not added: class 'a' is full: at most 2 images"):
+        app.own_add_frame(session, "a", SQUARE)
+    assert session.own.counts() == {"a": 2}
+    session.own_recorded_at = 0  # no frame for a while: the view once more, the timer off
+    status, *_, timer = app.own_settle(session, "a")
+    assert status == "" and not timer.active
+
+
+# ---------------------------------------------------------------- hostile values, directly
+HUGE = "x" * 5_000_000
+HOSTILE = [  # (handler, its arguments after the state, what the one-line message holds)
+    (app.own_add_class, [float("nan")], "a class name must be text, got float nan"),
+    (app.own_add_class, [HUGE], "has 5,000,000 characters; at most 40"),
+    (app.own_add_class, [["a", "b"]], "must be text, got list"),
+    (app.own_add_class, ["../../etc"], "cannot hold /"),
+    (app.own_rename_class, ["nobody", "x"], "no class called 'nobody'; the classes are: 'a'"),
+    (app.own_rename_class, [None, "x"], "add a class first"),
+    (app.own_remove_class, [{"name": "a"}], "a class name must be text, got dict"),
+    (app.own_show_class, [HUGE], None),  # unknown: the first class is shown
+    (app.own_add_frame, ["nobody", SQUARE], "no class called 'nobody'"),
+    (app.own_add_frame, ["a", {"path": str(SECRET)}], "no webcam picture yet"),
+    (app.own_add_frame, ["a", str(SECRET)], "must be an image as a data URL"),
+    (app.own_add_frame, ["a", "data:image/png;base64," + "A" * 5_000_000], "too large"),
+    (app.own_add_frame, ["a", "data:image/png;base64,!!!!"], "not valid base64"),
+    (app.own_add_frame, ["a", "data:image/png;base64," + base64.b64encode(b"GIF89").decode()],
+     "Not added: could not read the image"),  # decodes, and is no image
+    (app.own_add_frame, ["a", [SQUARE] * 3], "got ['data:image/jpeg;b..."),
+    (app.own_add_files, ["a", [{"path": str(SECRET)}, str(SECRET), 7, None]], None),  # skipped
+    (app.own_load_zip, [{"path": str(SECRET)}], "only files uploaded through this app are read"),
+    (app.own_load_zip, [[1, 2]], "upload an image file (got no file)"),
+    (app.own_image_size, [float("nan")], "images must be one of"),
+    (app.own_delete_image, ["a"], "Click an image of the class first"),
+    (app.show_webcam, [MLP, {"path": str(SECRET)}, 1], "no webcam picture"),
+    (app.show_webcam, ["/etc/passwd", SQUARE, 1], "pick a model"),
+    (app.show_webcam, [MLP, SQUARE, float("nan")], "epoch must be"),
+]
+
+
+@pytest.mark.parametrize("handler, args, message", HOSTILE,
+                         ids=[f"{h.__name__}-{i}" for i, (h, _, _) in enumerate(HOSTILE)])
+def test_hostile_values_get_one_line_and_change_nothing(handler, args, message):
+    session = Session()
+    app.own_add_class(session, "a")
+    before = session.own.counts()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        if message is None:
+            handler(session, *args)
+        else:
+            with pytest.raises(app.gr.Error, match=re.escape(message)) as caught:
+                handler(session, *args)
+            said.append(SimpleNamespace(message=caught.value.message))
+    for line in (str(s.message) for s in said):  # a value sent may be quoted, cut short
+        assert "\n" not in line and len(line) < 500, line
+        assert "/tmp" not in line and "/work" not in line, line  # no server paths
+    assert session.own.counts() == before
+
+
+def test_a_hostile_record_frame_is_said_beside_the_webcam_not_raised():
+    session = Session()
+    for frame in (None, {"url": HUGE}, [1], {"url": "data:image/png;base64,AAAA"}):
+        status, *rest = app.own_record(session, "a", frame)
+        assert status.startswith("**Not recording:**") and "\n" not in status
+        assert rest[:4] == [app.gr.update()] * 4
+    assert session.own.counts() == {}
+
+
+def test_a_click_with_a_hostile_index_is_ignored_or_refused():
+    session = two_classes(5)
+    for index in (None, [1, 2], "1", 1.0, True, 10**9, -1):
+        app.own_pick(session, "square", SimpleNamespace(index=index))
+        try:
+            app.own_delete_image(session, "square")
+        except app.gr.Error as exc:
+            assert "Click an image" in exc.message or "has 5 images" in exc.message
+    assert session.own.counts() == {"square": 5, "circle": 5}
+
+
+# ---------------------------------------------------------------- by number, over HTTP
+@pytest.fixture(scope="module")
+def server():
+    with running_app() as url:
+        http = httpx.Client(base_url=f"{url}gradio_api/", timeout=60)
+        fns = {d["api_name"]: d["id"] for d in httpx.get(f"{url}config").json()["dependencies"]}
+        yield SimpleNamespace(http=http, fns=fns)
+        http.close()
+
+
+def test_every_new_event_by_number_answers_one_line_and_keeps_sessions_apart(server):
+    mine, theirs = "own-classes-a", "own-classes-b"
+    for session in (mine, theirs):
+        assert join(server, server.fns["new_session"], [], session)["event"] == "complete"
+    assert join(server, server.fns["own_add_class"], [None, "secret"], mine)["event"] == "complete"
+    added = join(server, server.fns["own_add_frame"], [None, "secret", SQUARE], mine)
+    assert added["event"] == "complete", added
+    sneaker = upload(server, Path("assets/examples/fashion-sneaker.png"))
+    calls = [  # (event, its inputs after the state, a word of the message or None: completes)
+        ("own_add_class", [HUGE[:100_000]], "at most 40"),
+        ("own_add_class", [{"__proto__": 1}], "must be text"),
+        ("own_rename_class", ["secret", "x"], "no class called 'secret'"),  # theirs: not here
+        ("own_remove_class", ["secret"], "no class called 'secret'"),
+        ("own_show_class", ["secret"], None),
+        ("own_add_frame", ["secret", {"path": str(SECRET)}], "no webcam picture"),
+        ("own_add_files", ["secret", [sneaker]], "no class called"),
+        ("own_load_zip", [sneaker], "not a zip"),
+        ("own_image_size", ["; rm -rf /"], "images must be one of"),
+        ("own_delete_image", ["secret"], "Click an image"),
+        ("own_download", [], "nothing to download yet"),
+        ("show_webcam", [MLP, {"url": "data:image/gif;base64,R0lG"}, 1], "could not read"),
+        ("show_webcam", [MLP, {"url": SQUARE}, "1e999"], "epoch must be"),
+        ("show_webcam", ["../../etc/passwd", {"url": SQUARE}, 1], "pick a model"),
+    ]
+    for name, data, word in calls:
+        result = join(server, server.fns[name], [None, *data], theirs)
+        message = str(result["error"])
+        if word is None:
+            assert result["event"] == "complete", (name, result)
+            assert "secret" not in str(result["data"]), result  # their classes are theirs
+            continue
+        assert result["event"] == "error" and word in message, (name, result)
+        assert "\n" not in message and "Traceback" not in message and len(message) < 400, message
+        assert "/tmp" not in message and "/work" not in message, message  # no server paths
+    for name, data in (("own_add_files", ["secret", [{"path": str(SECRET)}]]),
+                       ("own_add_files", ["secret", [{**sneaker, "path": str(SECRET)}]]),
+                       ("own_load_zip", [{"path": str(SECRET)}]),
+                       ("own_load_zip", [{**sneaker, "path": str(SECRET)}])):
+        refused = join(server, server.fns[name], [None, *data], theirs)  # by Gradio, before the
+        assert refused["event"] == "error" and refused["data"] is None, refused  # handler: unsaid
+    for index in (None, [1e300], "x" * 1000, {"a": 1}):  # clicks with any event data
+        r = server.http.post("queue/join", json={
+            "data": [None, "secret"], "fn_index": server.fns["own_pick"], "session_hash": theirs,
+            "event_data": {"index": index, "value": None}})
+        assert r.status_code in (200, 422), r.text[:200]
+    shown = join(server, server.fns["own_show_class"], [None, "secret"], mine)
+    assert shown["event"] == "complete" and "secret (1)" in str(shown["data"][0])  # still there
