@@ -436,10 +436,7 @@ def link_form(request: gr.Request):
 
 def share_settings(dataset, *form):
     """The query for the Train form's values (the browser makes it a link and copies it)."""
-    try:
-        query, left_out = train_form.settings_query(dataset, form[0], *(form[i] for i in LINKED_AT))
-    except (TypeError, IndexError):
-        raise gr.Error("send the dataset and the Train form's twelve values") from None
+    query, left_out = train_form.settings_query(dataset, form[0], *(form[i] for i in LINKED_AT))
     if left_out:
         gr.Warning(f"Not in the link: {left_out}.")
     return gr.update(value=query, visible=True)
