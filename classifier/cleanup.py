@@ -51,7 +51,7 @@ LINE_COVER = 0.7  # a line across this share of the image is a ruled line or a m
 PHOTO_FROM = 100  # px: a smaller image (a 28x28 digit) is no photo: no page, no ruled lines
 PIECE_SHARE = 0.1  # digits keep connected pieces at least this share of the largest
 SPECK_SHARE = 0.01  # garments drop pieces below this share of the largest (sandals have gaps)
-OUTLINE_SHARE = 0.5  # a garment whose lines cover less than this share of its inside is an outline
+OUTLINE_SHARE = 0.75  # a garment whose lines cover less than this share of its inside is an outline
 FILL_LEVEL = 0.6  # an outline's inside is filled at this share of its lines' ink
 PAPER_SHARE = 0.25  # a light region this share of the image, inside a dark border, may be paper
 PAGE_SOLIDITY = 0.97  # ... if it fills this share of its convex hull (30 photographed sheets:
@@ -342,7 +342,10 @@ def shading(ink: np.ndarray) -> np.ndarray:
 
 def filled_outline(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """A garment drawn as an outline, filled in as Fashion-MNIST's solid items are (its lines stay
-    brighter, as seams); the ink as it is when the item is already solid."""
+    brighter, as seams); the ink as it is when the item is already solid, or is an image under
+    PHOTO_FROM pixels (Fashion-MNIST's own size)."""
+    if min(mask.shape) < PHOTO_FROM:
+        return ink  # a 28x28 item is Fashion-MNIST's own: its gaps (a sandal's) stay
     gaps = max(1, max(mask.shape) // 100)
     filled = ndi.binary_fill_holes(ndi.binary_closing(mask, iterations=gaps, border_value=0))
     if mask.sum() >= OUTLINE_SHARE * filled.sum():

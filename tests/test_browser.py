@@ -241,8 +241,8 @@ def test_predict_tab_reads_a_drawn_shoe(page):
     _, canvas, answers = predict_panel(page, "Fashion-MNIST: our CNN (shipped)")
     draw_shoe(page, canvas)
     expect(answers).to_have_count(3, timeout=30_000)
-    top3 = " ".join(answers.all_inner_texts())
-    assert re.search(r"Sneaker|Ankle boot|Sandal", top3), top3
+    top3 = answers.all_inner_texts()
+    assert top3[0].startswith("Sneaker"), top3  # its outline filled in, as Fashion-MNIST's are solid
 
 
 def test_bad_upload_says_why_and_the_next_upload_works(page, tmp_path):

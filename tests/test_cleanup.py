@@ -242,3 +242,16 @@ def test_a_fat_digit_in_a_big_image_is_not_paper():
     small[3:25, 3:25] = 220  # a light square with a mark, 28 px: a digit image, never a photo
     small[12:16, 12:16] = 30
     assert polarity(small, find_paper=True) == (False, None)
+
+
+def test_a_thick_drawn_shoe_outline_is_filled_and_a_small_items_gaps_are_not():
+    img = Image.new("L", (400, 400), 0)  # as drawn on Predict's canvas: a closed outline, thick brush
+    shoe = [(300, 260), (300, 200), (225, 180), (190, 210), (100, 235), (100, 260), (300, 260)]
+    ImageDraw.Draw(img).line(shoe, fill=255, width=24, joint="curve")
+    ink = pixels(img)
+    mask = ink > 0
+    assert filled_outline(ink, mask)[240, 200] == pytest.approx(cleanup.FILL_LEVEL * 255)
+    small = np.zeros((28, 28), np.float32)
+    small[8:20, 4:24] = 200
+    small[11:17, 8:20] = 0  # a 28x28 item with a gap inside (a sandal's), as Fashion-MNIST has
+    assert filled_outline(small, small > 0) is small
