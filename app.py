@@ -953,7 +953,7 @@ def dataset_tab() -> SimpleNamespace:
 
 
 # 480x360 (the browser scales the camera's picture): a streamed frame is a 30-120 KB data URL,
-# under the server's 256 KB cap on a request (traffic.py); the model sees 96x96 at most
+# well under the server's 1 MB cap on a request (traffic.py); the model sees 96x96 at most
 WEBCAM = gr.WebcamOptions(constraints={"video": {"width": {"ideal": 480},
                                                  "height": {"ideal": 360}}})
 

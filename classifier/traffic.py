@@ -13,7 +13,8 @@ import time
 from typing import Callable
 from urllib.parse import parse_qs
 
-MAX_BODY_BYTES = 256 * 1024  # JSON event calls: a few short values (uploads go to /upload)
+MAX_BODY_BYTES = 1024 * 1024  # JSON event calls: short values, or one webcam frame as a data URL
+# (a 1280x720 frame from a camera that ignores the page's 480x360 is up to about 660 KB)
 _UNCAPPED = ("/upload",)  # Gradio's upload route has its own limit (launch's max_file_size)
 
 
