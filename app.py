@@ -593,22 +593,20 @@ def show_upload(state, model_name, upload, epoch=0):
     gets our message), so it must be a file this app's upload route received."""
     if upload is None:
         return _answer(_session(state), model_name, None, epoch)
-    try:  # decoded once, at working size, for the answer and the pictures beside it
-        image = open_image(arguments.uploaded_path(upload, gr.utils.get_upload_folder()),
-                           draft_size=(WORKING_SIDE, WORKING_SIDE))
-    except BlankImage as exc:
-        return _no_answer(f"Nothing to read: {exc}.")
-    except ValueError as exc:
-        raise gr.Error(str(exc))
-    session = _session(state)
-    session.last_image = image
-    return _answer(session, model_name, image, epoch)
+    return _answer_file(state, model_name, lambda: arguments.uploaded_path(
+        upload, gr.utils.get_upload_folder()), epoch)
 
 
 def show_webcam(state, model_name, frame, epoch=0):
     """A webcam frame, streamed a few times a second: answered as an upload is."""
+    return _answer_file(state, model_name, lambda: own_classes.webcam_frame(frame), epoch)
+
+
+def _answer_file(state, model_name, source, epoch):
+    """Open what `source()` names (checked there) once, at working size, for the answer and the
+    pictures beside it; it becomes the session's latest image."""
     try:
-        image = open_image(own_classes.webcam_frame(frame), draft_size=(WORKING_SIDE, WORKING_SIDE))
+        image = open_image(source(), draft_size=(WORKING_SIDE, WORKING_SIDE))
     except BlankImage as exc:
         return _no_answer(f"Nothing to read: {exc}.")
     except ValueError as exc:
