@@ -54,7 +54,7 @@ SPECK_SHARE = 0.01  # garments drop pieces below this share of the largest (sand
 OUTLINE_SHARE = 0.75  # a garment whose lines cover less than this share of its inside is an outline
 FILL_LEVEL = 0.6  # an outline's inside is filled at this share of its lines' ink
 PAPER_SHARE = 0.25  # a light region this share of the image, inside a dark border, may be paper
-PAGE_SOLIDITY = 0.97  # ... if it fills this share of its convex hull (30 photographed sheets:
+PAGE_SOLIDITY = 0.97  # ... if it fills this share of its convex hull (30 made photos of sheets:
                      # 0.987-0.999; two fat loops of an '8': 0.95)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow's convert("L")
 
