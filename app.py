@@ -562,7 +562,7 @@ def stop_training(state):
 # ---------------------------------------------------------------- Predict tab
 def export_active(state, fmt):
     """The active model as TFLite or ONNX, checked in its runtime, with the code that loads it."""
-    from classifier.model_formats import FORMATS, TITLES, export_trained
+    from classifier.model_formats import FORMATS, export_trained
     session = _session(state)
     try:
         fmt = arguments.choice("format", fmt, list(FORMATS))
@@ -574,7 +574,7 @@ def export_active(state, fmt):
     except ValueError as exc:
         raise gr.Error(str(exc)) from None
     return (gr.update(value=str(report.path), visible=True),
-            f"{TITLES[fmt]}: {report.summary()}\n\n```python\n{report.snippet}```")
+            f"{report.summary(name_only=True)}\n\n```python\n{report.snippet}```")
 
 
 def show_prediction(state, model_name, image, epoch=0):

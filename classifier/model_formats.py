@@ -42,12 +42,13 @@ class ExportReport:
     seconds: float            # export and check
     snippet: str              # Python that loads and runs it in its runtime
 
-    def summary(self) -> str:
-        """One line for people: the file, its size and the check's figure."""
+    def summary(self, name_only: bool = False) -> str:
+        """One line for people: the file (its name only, for a web page: no server paths), its
+        size and the check's figure."""
         figure = (f"top-1 agreement {self.top1_agreement:.1%} (needs {MIN_TOP1_AGREEMENT:.0%})"
                   if self.format == "tflite-int8" else f"max probability difference "
                   f"{self.max_prob_diff:.1e} (limit {MAX_PROB_DIFF:.0e})")
-        return (f"wrote {self.path} ({TITLES[self.format]}, {self.bytes / 1024:,.0f} KB): "
+        return (f"wrote {self.path.name if name_only else self.path} ({TITLES[self.format]}, {self.bytes / 1024:,.0f} KB): "
                 f"{figure} against the Keras model on {self.images} test images; "
                 f"{self.seconds:.1f}s")
 

@@ -26,6 +26,7 @@ def test_the_active_model_exports_and_its_file_gives_the_same_answers(session, f
     assert file["visible"] and path.startswith(str(session.workdir))
     assert "same top class" in info or "probability" in info
     assert "```python" in info and path.rsplit("/", 1)[-1] in info
+    assert str(session.workdir) not in info  # the file's name, never a server path
     predictor = session.predictor(MLP)
     images = session.dataset_of(MLP).x_test[:50]
     ours, keras = runtime_probabilities(path, fmt, images), predictor.probabilities(images)
