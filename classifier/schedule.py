@@ -90,6 +90,8 @@ def budget_callback_class():
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_start = self.done
+            self.last = time.perf_counter()  # an epoch's first block is timed without the
+            # previous epoch's end, which `tail` already holds
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()

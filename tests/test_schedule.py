@@ -133,9 +133,10 @@ def test_a_transfer_run_counts_its_feature_caching_in_the_budget():
     """MobileNetV2 (random weights, offline) computes its frozen base's features once, then fits
     the head: the budget covers both."""
     data = make_dataset(n_train=64, n_test=16, shape=(32, 32, 3))
-    run = run_training(data, "mobilenetv2", TrainSettings(seconds=4, batch_size=16,
+    # 8 s: on a loaded 2-core machine the features and the head's tracing take up to 5 s
+    run = run_training(data, "mobilenetv2", TrainSettings(seconds=8, batch_size=16,
                                                            pretrained=False))
-    assert run.result.seconds == pytest.approx(4, abs=1.0)
+    assert run.result.seconds == pytest.approx(8, abs=1.0)
     assert run.result.stopped is None
 
 
@@ -146,12 +147,18 @@ class SlowEpochEnds(keras.callbacks.Callback):
     def __init__(self, step, first, later):
         super().__init__()
         self.step, self.first, self.later, self.ends = step, first, later, 0
+        self.first_end = None  # seconds from the run's start to its first epoch's end
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         time.sleep(self.step)
 
     def on_epoch_end(self, epoch, logs=None):
         time.sleep(self.first if self.ends == 0 else self.later)
+        if self.ends == 0:
+            self.first_end = time.perf_counter() - self.t0
         self.ends += 1
 
 
@@ -164,6 +171,12 @@ def test_a_budget_ends_at_the_epoch_end_nearest_it(budget):
     s = TrainSettings(seconds=budget, batch_size=10, validation_split=0.1, warmup=0.15,
                       steps_per_execution=3)
     model = build_model("mlp", data.image_shape, data.num_classes, s)
-    result = train(model, data, s, callbacks=[SlowEpochEnds(0.03, 0.6, 0.4)])
-    assert result.seconds == pytest.approx(budget, abs=0.5), (result.epochs_done,
-                                                               result.stopped_in)
+    slow = SlowEpochEnds(0.03, 0.6, 0.4)
+    result = train(model, data, s, callbacks=[slow])
+    why = (result.epochs_done, result.stopped_in, slow.first_end)
+    if slow.first_end > budget + 0.5:
+        # a loaded machine traced so slowly that no run could end near the budget: the
+        # earliest end there is (the first epoch's) is the right one
+        assert result.seconds < slow.first_end + 0.3, why
+    else:
+        assert result.seconds == pytest.approx(budget, abs=0.5), why
