@@ -4,7 +4,7 @@ set downloaded as a zip and loaded back. Screenshots: docs/screenshots/webcam-cl
 webcam-predict.png.
 
 The camera is a Y4M video this module writes (Chromium loops it): a red square on grey for
-SHOWN seconds, then a blue circle for SHOWN seconds. Each step reads which shape the page's
+SHOWN seconds, then a blue circle, then a green triangle, each for SHOWN seconds. Each step reads which shape the page's
 <video> shows (its middle pixel) and acts while that shape is on screen.
 """
 from __future__ import annotations
@@ -26,18 +26,23 @@ pytestmark = pytest.mark.browser
 FPS, SHOWN = 10, 4  # frames a second; seconds each shape stays on screen
 SIZE = (240, 320)  # the video's height and width
 OWN = "Your own classes: webcam or files"
+SHAPES = ("square", "circle", "triangle")
 
 
 def shape_frame(kind: str) -> np.ndarray:
-    """A big red square or blue circle in the middle of a grey frame, RGB."""
+    """A big red square, blue circle or green triangle in the middle of a grey frame, RGB."""
     h, w = SIZE
     img = np.full((h, w, 3), 128, np.uint8)
     yy, xx = np.mgrid[:h, :w]
     r = h // 3
     if kind == "square":
         img[(abs(yy - h // 2) < r) & (abs(xx - w // 2) < r)] = (220, 30, 30)
-    else:
+    elif kind == "circle":
         img[(yy - h // 2) ** 2 + (xx - w // 2) ** 2 < r * r] = (30, 60, 220)
+    else:  # apex up, 2r high and 2r wide at its base
+        below_apex = yy - (h // 2 - r)
+        img[(below_apex >= 0) & (below_apex < 2 * r) & (2 * abs(xx - w // 2) < below_apex)] = (
+            30, 180, 60)
     return img
 
 
@@ -59,7 +64,7 @@ def write_y4m(path, frames, fps: int = FPS) -> None:
 @pytest.fixture(scope="module")
 def camera_browser(tmp_path_factory):
     video = tmp_path_factory.mktemp("camera") / "shapes.y4m"
-    write_y4m(video, [shape_frame(k) for k in ("square", "circle") for _ in range(FPS * SHOWN)])
+    write_y4m(video, [shape_frame(k) for k in SHAPES for _ in range(FPS * SHOWN)])
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -136,7 +141,7 @@ def start_webcam(panel, element: str):
 
 
 def showing(page, element: str) -> str | None:
-    """The shape the webcam shows now (its middle pixel): 'square', 'circle' or None."""
+    """The shape the webcam shows now (its middle pixel): one of SHAPES, or None."""
     r, g, b = page.evaluate(f"""() => {{
         const v = document.querySelector('#{element} video');
         const c = document.createElement('canvas');
@@ -144,13 +149,15 @@ def showing(page, element: str) -> str | None:
         const pen = c.getContext('2d'); pen.drawImage(v, 0, 0);
         const middle = pen.getImageData(c.width / 2, c.height / 2, 1, 1).data;
         return Array.from(middle.slice(0, 3)); }}""")
-    return "square" if r > 150 and b < 100 else "circle" if b > 150 and r < 100 else None
+    return ("square" if r > 150 and g < 100 and b < 100 else
+            "circle" if b > 150 and r < 100 and g < 100 else
+            "triangle" if g > 150 and r < 100 and b < 100 else None)
 
 
 def wait_for_shape(page, element: str, kind: str, fresh: bool = False) -> None:
     """Wait until the webcam shows `kind`; with `fresh`, until it has just switched to it (so
     nearly SHOWN seconds of it lie ahead)."""
-    end = time.monotonic() + 3 * SHOWN
+    end = time.monotonic() + (len(SHAPES) + 1) * SHOWN
     if fresh:
         while showing(page, element) == kind and time.monotonic() < end:
             page.wait_for_timeout(40)
@@ -180,11 +187,12 @@ def record(panel, cam, kind: str, seconds: float = 2.0) -> None:
     cam.locator("button", has_text="Stop").click()
 
 
-def test_two_classes_from_the_webcam_trained_and_answered_live(page):
-    """The issue's test: classes made from webcam captures and a recording, the Quick CNN
+def test_three_classes_from_the_webcam_trained_and_answered_live(page):
+    """The issue's test: three classes made from webcam captures and a recording, the Quick CNN
     trained with the defaults the set gets, and Predict's webcam answered live, shape by shape."""
     panel = open_tab(page, "Dataset")
-    for name in ("square", "circle"):
+    started = time.monotonic()
+    for name in SHAPES:
         add_class(panel, name)
     cam = start_webcam(panel, "own-webcam")
     capture(panel, "square", 6)
@@ -193,9 +201,12 @@ def test_two_classes_from_the_webcam_trained_and_answered_live(page):
     recorded = count(panel, "circle")
     assert recorded >= 3, recorded  # 3 a second (6 on a quiet machine)
     capture(panel, "circle", max(0, 6 - recorded))
-    counts = {"square": 6, "circle": max(recorded, 6)}
+    capture(panel, "triangle", 6)
+    print(f"three classes made in {time.monotonic() - started:.0f} s "
+          "(captures wait for their shape on the looping video)")
+    counts = {"square": 6, "circle": max(recorded, 6), "triangle": 6}
     bars_show(panel, counts)  # the bars follow, level with the counts
-    expect(panel.get_by_text(re.compile(r"Your own classes: 2 classes, \d+ images"))
+    expect(panel.get_by_text(re.compile(r"Your own classes: 3 classes, \d+ images"))
            ).to_be_visible()
     baseline = max(counts.values()) / sum(counts.values())
     expect(panel.get_by_text(f"would score {baseline:.1%}")).to_be_visible()
@@ -222,7 +233,7 @@ def test_two_classes_from_the_webcam_trained_and_answered_live(page):
     live = start_webcam(predict, "predict-webcam")
     live.locator("button", has_text="Record").click()
     top = predict.locator("[data-testid=markdown] ol > li").first.locator("strong")
-    for kind in ("circle", "square"):  # each answered while it is shown, the bars too
+    for kind in ("circle", "triangle", "square"):  # each answered while shown, the bars too
         wait_for_shape(page, "predict-webcam", kind, fresh=True)
         expect(top).to_have_text(kind, timeout=(SHOWN - 2) * 1000)
         for _ in range(20):  # the bars a frame later: they draw the update before the last
