@@ -257,6 +257,25 @@ def _picked_class(chosen) -> str:
     return chosen
 
 
+WEBCAM_FRAMES = threading.BoundedSemaphore(4)  # webcam frames handled at once, all sessions
+
+
+def _frame_slot(handler):
+    """A webcam stream's handler that drops its frame (no update) while WEBCAM_FRAMES are all
+    busy: streams have no queue limit (each holds its event until Stop), so this is what keeps
+    many webcams, or a script streaming frames, from taking every core. The next frame comes
+    a third of a second later."""
+    @functools.wraps(handler)
+    def run(*args, **kwargs):
+        if not WEBCAM_FRAMES.acquire(blocking=False):
+            return gr.skip()
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            WEBCAM_FRAMES.release()
+    return run
+
+
 def own_add_frame(state, chosen, frame):
     """Capture: the webcam's picture, grabbed by the page (GRAB_FRAME), into the picked class."""
     session = _session(state)
@@ -269,6 +288,7 @@ def own_add_frame(state, chosen, frame):
     return _own_view(session, chosen)
 
 
+@_frame_slot
 def own_record(state, chosen, frame):
     """Record: each frame the webcam streams (3 a second) into the picked class. One that
     cannot be added says why beside the webcam (an error would repeat at every frame)."""
@@ -597,6 +617,7 @@ def show_upload(state, model_name, upload, epoch=0):
         upload, gr.utils.get_upload_folder()), epoch)
 
 
+@_frame_slot
 def show_webcam(state, model_name, frame, epoch=0):
     """A webcam frame, streamed a few times a second: answered as an upload is."""
     return _answer_file(state, model_name, lambda: own_classes.webcam_frame(frame), epoch)

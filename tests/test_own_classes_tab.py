@@ -185,6 +185,28 @@ def test_a_full_class_stops_adding_and_says_why(monkeypatch):
     assert status == "" and not timer.active
 
 
+def test_webcam_frames_beyond_the_servers_slots_are_dropped_not_queued():
+    """Streams hold their events until Stop, so the queue cannot bound them: while every one of
+    the server's frame slots is busy, a frame (Predict's or Record's) changes nothing and costs
+    nothing; once a slot is free, frames are answered again."""
+    session = two_classes(2)
+    taken = 0
+    while app.WEBCAM_FRAMES.acquire(blocking=False):
+        taken += 1
+    try:
+        assert taken == 4
+        assert app.show_webcam(session, MLP, {"url": SQUARE}, 0) == app.gr.skip()
+        assert app.own_record(session, "circle", {"url": CIRCLE}) == app.gr.skip()
+        assert session.own.counts() == {"square": 2, "circle": 2}
+    finally:
+        for _ in range(taken):
+            app.WEBCAM_FRAMES.release()
+    bars, text, *_ = app.show_webcam(session, MLP, {"url": SQUARE}, 0)
+    assert text.startswith("1. **") and abs(bars["value"]["probability"].sum() - 1) < 0.01
+    assert app.own_record(session, "circle", {"url": CIRCLE})[0] == app.RECORDING
+    assert session.own.counts() == {"square": 2, "circle": 3}
+
+
 # ---------------------------------------------------------------- hostile values, directly
 HUGE = "x" * 5_000_000
 HOSTILE = [  # (handler, its arguments after the state, what the one-line message holds)
