@@ -171,7 +171,10 @@ def attack_paths(root: Path) -> dict:
         upload_event = "show_upload" if "show_upload" in server.fns else "show_prediction_1"  # before
         targets = [(upload_event, [None, MLP, "{f}", 1]),  # None: the session's state
                    ("show_prediction", [None, MLP, {"background": None, "layers": [], "composite": "{f}"}, 1]),
-                   ("upload_zip", [None, "{f}"]), ("predict", [MLP, "{f}"])]
+                   ("upload_zip", [None, "{f}"]), ("predict", [MLP, "{f}"]),
+                   ("own_add_files", [None, "a", ["{f}"]]), ("own_load_zip", [None, "{f}"]),
+                   ("own_add_frame", [None, "a", "{f}"]), ("show_webcam", [None, MLP, "{f}", 1])]
+        targets = [t for t in targets if t[0] in server.fns]  # an older checkout lacks some
         for name, template in targets:
             for path in SERVER_FILES:
                 f = {"path": path}  # plain: with Gradio's FileData marker, Gradio checks it
@@ -363,9 +366,94 @@ def attack_malformed(root: Path) -> dict:
         server.stop()
 
 
+# ---------------------------------------------------------------- 8. a flood of webcam frames
+def _frame_url(path: Path) -> str:
+    import base64
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _predict_ms(server: Server, sneaker: dict, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call(server, "predict", [MLP, sneaker])
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def _webcam_stream(server: Server, fn: int, data: list, seconds: float, every: float,
+                   counts: dict, lock: threading.Lock) -> None:
+    """One stream as the page opens it: join the event once, then post a frame to
+    /stream/<event id> every `every` s for `seconds`, reading the answers as they come."""
+    session = uuid.uuid4().hex[:11]
+    join(server, server.fns["new_session"], [], session)
+    body = {"data": data, "fn_index": fn, "session_hash": session, "event_data": None,
+            "trigger_id": None}
+    event_id = server.http.post("queue/join", json=body).json()["event_id"]
+    done = threading.Event()
+
+    def read():
+        with server.http.stream("GET", "queue/data", params={"session_hash": session}) as sse:
+            for line in sse.iter_lines():
+                if done.is_set():
+                    return
+                msg = json.loads(line[6:]) if line.startswith("data: ") else {}
+                if msg.get("msg") in ("process_streaming", "process_generating", "process_completed"):
+                    text = ((msg.get("output") or {}).get("data") or [None, None])[1]
+                    kind = "answered" if isinstance(text, str) and text.startswith("1.") else (
+                        "error" if msg.get("success") is False else "dropped")
+                    with lock:
+                        counts[kind] += 1
+                if msg.get("msg") == "process_completed":
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        server.http.post(f"stream/{event_id}", json=body)
+        with lock:
+            counts["sent"] += 1
+        time.sleep(every)
+    done.set()
+    server.http.post(f"stream/{event_id}/close")
+    reader.join(timeout=10)
+
+
+def attack_webcam(root: Path, streams: int = 24, seconds: float = 20, every: float = 0.05) -> dict:
+    """`streams` scripts each streaming frames to Predict's webcam event, 20 a second (a page
+    sends 3), while one visitor calls /predict: its latency before and during."""
+    server = Server(root)
+    try:
+        frame, sneaker = {"url": _frame_url(SNEAKER)}, upload(server, SNEAKER)
+        fn = server.fns["show_webcam"]
+        quiet = _predict_ms(server, sneaker, 20)
+        counts, lock = {"sent": 0, "answered": 0, "dropped": 0, "error": 0}, threading.Lock()
+        cpu0 = _cpu_seconds(server.proc.pid)
+        with futures.ThreadPoolExecutor(streams) as pool:
+            flood = [pool.submit(_webcam_stream, server, fn, [None, MLP, frame, 0], seconds,
+                                 every, counts, lock) for _ in range(streams)]
+            time.sleep(3)
+            busy = _predict_ms(server, sneaker, 20)
+            for f in flood:
+                f.result()
+        cpu = _cpu_seconds(server.proc.pid) - cpu0
+        figures = {"streams": streams, "seconds": seconds, **counts,
+                   "answered_per_s": round(counts["answered"] / seconds, 1),
+                   "server_cpu_s": round(cpu, 1),
+                   "predict_p50_ms_quiet": round(float(np.median(quiet)), 1),
+                   "predict_p50_ms_during": round(float(np.median(busy)), 1),
+                   "predict_max_ms_during": round(max(busy), 1)}
+        table(f"{streams} scripts streaming webcam frames for {seconds:.0f} s, one visitor "
+              "calling /predict", list(figures), [list(figures.values())])
+        return figures
+    finally:
+        server.stop()
+
+
 ATTACKS = {"paths": attack_paths, "bomb": attack_bomb, "flood": attack_flood,
            "sessions": attack_sessions, "echo": attack_echo, "files": attack_files,
-           "malformed": attack_malformed}
+           "malformed": attack_malformed, "webcam": attack_webcam}
 
 
 def main() -> None:
