@@ -2,7 +2,9 @@
 logic is in classifier/."""
 from __future__ import annotations
 
+import asyncio
 import functools
+import html
 import os
 import re
 import sys
@@ -20,6 +22,7 @@ if __name__ == "__main__" and "PYTHONMALLOC" not in os.environ:
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import anyio
 import gradio as gr
 import numpy as np
 
@@ -29,9 +32,11 @@ from starlette.middleware import Middleware
 from classifier import (arguments, figures, help_texts, inside, own_classes, robustness, test_map,
                         train_form)
 from classifier.admission import Admission
+from classifier.clients import client_of_request
 from classifier.folders import ZIP_IMAGE_CHOICES
 from classifier.jobs import CallerGone, TrainingLost
-from classifier.memory import limit_heap_arenas, release_memory
+from classifier.fair_queue import RELEASED, FairQueue
+from classifier.memory import MemoryBudget, array_bytes, limit_heap_arenas, release_memory
 from classifier.models import MODELS, build_model, imagenet_weights_ready, mobilenet_size
 from classifier.preprocess import MAX_PIXELS, WORKING_SIDE, BlankImage, open_image
 from classifier.robustness import TRANSFORMS
@@ -43,9 +48,14 @@ from classifier.traffic import OPEN_STREAMS, TrafficMiddleware
 
 LOW_CONFIDENCE = 0.5
 SEED_MAX = 2**32 - 1  # what numpy's generators take
-ADMISSION = Admission(slots=2, max_waiting=8)  # slots: the trainer's (start_trainer); 8 may wait
+ADMISSION = Admission(slots=2)  # slots: the trainer's (start_trainer); the line fits a class
 START_GRACE = 5.0  # s an API caller has, once its training's turn comes, to open its result stream
 SESSION_IDLE_SECONDS = float(os.environ.get("CLASSIFIER_SESSION_IDLE_SECONDS", 300))
+TAB_IDLE_SECONDS = float(os.environ.get("CLASSIFIER_TAB_IDLE_SECONDS", 1800))  # an open tab
+# with no event this long is let go (its tab says so if it comes back); sooner when memory is
+# short: TAB_IDLE_SHORT_SECONDS while the budget is over PRESSURE full
+TAB_IDLE_SHORT_SECONDS, PRESSURE = 600.0, 0.8
+BUDGET = MemoryBudget.from_environment()  # what all sessions together may hold
 BLACK_CANVAS = np.zeros((280, 280), dtype=np.uint8)
 BLACK_SKETCH = {"background": BLACK_CANVAS, "layers": [], "composite": None}
 CSS = """
@@ -83,7 +93,8 @@ _OPEN = weakref.WeakValueDictionary()  # browser session hash -> its Session, fo
 
 
 def new_session(request: gr.Request):
-    session = Session()
+    session = Session(client=client_of_request(request), budget=BUDGET)
+    BUDGET.add(session)
     if request is not None and request.session_hash:
         _OPEN[request.session_hash] = session
     names = session.model_names()
@@ -194,6 +205,7 @@ def upload_zip(state, file, images=None):
     try:
         folder = session.workdir / f"zip{session.runs_done}-{os.urandom(3).hex()}"
         data, report = load_image_zip(file, folder, image_size=size, color=color)
+        session.reserve(array_bytes(data) - array_bytes(session.uploaded))
     except ValueError as exc:
         raise gr.Error(str(exc))
     session.uploaded = data
@@ -280,6 +292,7 @@ def own_add_frame(state, chosen, frame):
     """Capture: the webcam's picture, grabbed by the page (GRAB_FRAME), into the picked class."""
     session = _session(state)
     try:
+        session.reserve_images(1)
         report = session.own.add_images(_picked_class(chosen), own_classes.webcam_frame(frame))
     except ValueError as exc:
         raise gr.Error(str(exc))
@@ -295,6 +308,7 @@ def own_record(state, chosen, frame):
     session = _session(state)
     session.own_recorded_at = time.monotonic()
     try:
+        session.reserve_images(1)
         report = session.own.add_images(_picked_class(chosen), own_classes.webcam_frame(frame))
         problem = report.skipped[0][1] if report.skipped else None
     except ValueError as exc:
@@ -325,6 +339,7 @@ def own_add_files(state, chosen, files):
 
 def _own_add(session: Session, chosen, sources, uploads=None):
     try:
+        session.reserve_images(len(sources) if isinstance(sources, (list, tuple)) else 1)
         report = session.own.add_images(_picked_class(chosen), sources, uploads=uploads)
     except ValueError as exc:
         raise gr.Error(str(exc))
@@ -374,6 +389,11 @@ def own_load_zip(state, file):
         path = arguments.uploaded_path(file, gr.utils.get_upload_folder())
         loaded, report = own_classes.ClassSet.from_zip(
             path, session.workdir / f"own-zip-{os.urandom(3).hex()}")
+        try:
+            session.reserve_images(loaded.total() - session.own.total())
+        except ValueError:
+            loaded.clear()
+            raise
     except ValueError as exc:
         raise gr.Error(str(exc))
     replaced, session.own = session.own.total(), loaded
@@ -445,7 +465,8 @@ def link_dataset(request: gr.Request):
     link = _link(request)
     picked = [gr.update(value=link.values[k]) if k in link.values else gr.update()
               for k in ("dataset", "model")]
-    return *picked, gr.update(value=link.note(), visible=bool(link.notes))
+    note = html.escape(link.note())  # plain text: a link's own words never become links or images
+    return *picked, gr.update(value=f"<p>{note}</p>", visible=bool(link.notes))
 
 
 def link_form(request: gr.Request):
@@ -462,20 +483,21 @@ def share_settings(dataset, *form):
     return gr.update(value=query, visible=True)
 
 
-def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
-                val_share, seconds=0, data_percent=100, wrong_percent=0,
-                dropout="the recipe's own", weight_decay="off", request: gr.Request = None,
-                progress=gr.Progress()):
-    """Admit, wait for a trainer, train while someone listens; stream curves, then the run."""
+async def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
+                      val_share, seconds=0, data_percent=100, wrong_percent=0,
+                      dropout="the recipe's own", weight_decay="off", request: gr.Request = None,
+                      progress=gr.Progress()):
+    """Admit, wait for a trainer, train while someone listens; stream curves, then the run.
+    Async: a training waiting in line holds no server thread (a class of 30 waits at once)."""
     session = _session(state)
     try:
         settings = train_settings(model_key, epochs, batch_size, optimizer, learning_rate,
                                   schedule, val_share, seconds, data_percent, wrong_percent,
                                   dropout, weight_decay)
-        data = session.dataset()
+        data = await anyio.to_thread.run_sync(session.dataset)  # the first load takes seconds
         if model_key == "mobilenetv2":  # ImageNet's weights where they can be had; said either way
             settings.pretrained = imagenet_weights_ready(mobilenet_size(data.image_shape))
-        place = ADMISSION.enter(_client(state, request))
+        place = ADMISSION.enter(_session_key(state, request), client_of_request(request))
     except ValueError as exc:
         if state is None:  # an API caller: the call fails with the message
             raise gr.Error(str(exc))
@@ -484,60 +506,73 @@ def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, 
         return
     keep = state  # API callers without a page: nothing is kept once the call ends
     listener = request.session_hash if request is not None else None
+    steps = None
     try:  # no old heat-map, model or files on screen during the new run
         yield (keep, gr.update(value=None), gr.update(value=None), help_texts.starting_line(
             MODELS[model_key].title, data.title), None, gr.update(visible=False, value=None),
                gr.update(visible=False, value=None), *[gr.update()] * 4)
-        if not (yield from _turn(place, listener, keep)):
-            return  # nobody is listening any more: do not train for no one
-        yield from _train(session, keep, data, model_key, settings, listener, place, progress)
+        said = 0.0
+        while not place.check():  # in line: say where, once a second
+            if not OPEN_STREAMS.listening(listener):
+                return  # nobody is listening any more: do not train for no one
+            if time.monotonic() - said >= 1.0:
+                said = time.monotonic()
+                yield (keep, gr.update(), gr.update(),
+                       help_texts.waiting_line(place.ahead(), ADMISSION.slots, place.wait_estimate()),
+                       *[gr.update()] * 7)
+            await asyncio.sleep(0.1)
+        if not await _caller_there(place, listener):
+            return
+        steps = _train(session, keep, data, model_key, settings, listener, place, progress)
+        while (update := await anyio.to_thread.run_sync(next, steps, None)) is not None:
+            yield update
     except CallerGone:
         return  # dropped as its caller left; nobody is there to tell
     except (ValueError, TrainingLost) as exc:
         raise gr.Error(str(exc))
     finally:
+        if steps is not None:
+            steps.close()
         place.leave()
         if keep is None:
             session.close()
 
 
-def _client(state, request) -> str:
+def _session_key(state, request) -> str:
     """Whose training this is: the page's (or API call's) session id."""
     if request is not None and request.session_hash:
         return request.session_hash
     return f"state-{id(state)}" if state is not None else os.urandom(6).hex()
 
 
-def _turn(place, listener, keep):
-    """Wait in line for a trainer, saying where the run stands; True once it holds one and its
-    caller is listening (an API caller gets START_GRACE s to open its result stream)."""
-    while not place.wait(timeout=1.0):
-        if not OPEN_STREAMS.listening(listener):
-            return False
-        yield (keep, gr.update(), gr.update(),
-               help_texts.waiting_line(place.ahead(), ADMISSION.slots, place.wait_estimate()),
-               *[gr.update()] * 7)
+async def _caller_there(place, listener) -> bool:
+    """True once a run that holds its trainer has someone listening (an API caller gets
+    START_GRACE s to open its result stream)."""
     turn = time.monotonic()
     while not OPEN_STREAMS.listening(listener):
         if time.monotonic() - turn > START_GRACE:
             return False
         place.touch()
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     return True
 
 
 def _train(session, keep, data, model_key, settings, listener, place, progress):
     """The training itself, streamed; it stops within a step once its caller stops listening,
-    and its trainer is free as soon as it ends (even if the server stops pulling this)."""
+    gives its trainer up (keeping what it learned) once it has held it for its share while
+    others wait, and its trainer is free as soon as it ends."""
     from classifier.trainers import train_stream
 
     def gone() -> bool:
         place.touch()
         return not OPEN_STREAMS.listening(listener)
 
-    points, stop = [], session.new_stop()
+    points, stop, shared = [], session.new_stop(), None
     for item in train_stream(data, model_key, settings, stop, gone=gone, done=place.leave):
         if isinstance(item, list):
+            if shared is None and not stop.is_set() and place.overdue():
+                shared = ADMISSION.waiting  # others wait: end here, evaluated and kept
+                stop.set()
             points += item
             last = item[-1]
             progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
@@ -554,7 +589,9 @@ def _train(session, keep, data, model_key, settings, listener, place, progress):
         download = str(session.trained[name].download) if keep is not None else None
         if session.dropped and keep is not None:
             gr.Info(f"Only the last few runs are kept: {', '.join(session.dropped)} left the pickers.")
-        yield (keep, *_curves(points, settings), help_texts.final_line(item, session.dropped),
+        yield (keep, *_curves(points, settings),
+               help_texts.final_line(item, session.dropped, shared=shared, share=ADMISSION.share)
+               + "".join(f"  \n{note[0].upper()}{note[1:]}." for note in session.notes),
                gr.update(), gr.update(value=download, visible=download is not None),
                gr.update(value=files, visible=files is not None),
                picker, picker, session.header(), _epoch_slider(session, session.active_model))
@@ -1387,7 +1424,7 @@ def build() -> gr.Blocks:
                    delete_cache=(600, 3600)) as demo:  # files the app served: kept an hour
         state = gr.State(None, delete_callback=lambda s: s is not None and s.close())
         gr.Markdown(help_texts.HEADER)
-        link_note = gr.Markdown(visible=False, elem_classes="link-note")
+        link_note = gr.HTML(visible=False, elem_classes="link-note")
         active = gr.Markdown()
         with gr.Tabs():
             with gr.Tab("Dataset", id="dataset"):
@@ -1416,7 +1453,9 @@ def build() -> gr.Blocks:
         wire_evaluate(state, ev, evaluate)
         wire_compare(state, cmp, compare)
         wire_api()
-    demo.queue(max_size=64, default_concurrency_limit=8)
+    demo.queue(max_size=256, default_concurrency_limit=8,
+               api_open=False)  # /run/<name> would skip the queue and its limits
+    FairQueue.install(demo)  # limits per session and per network, a fair order (fair_queue.py)
     return demo
 
 
@@ -1458,19 +1497,27 @@ def _sweep_forever(every: float = 15.0) -> None:
             print(f"session sweeper: {type(exc).__name__}: {exc}")
 
 
-def forget_idle_sessions(blocks: gr.Blocks, idle: float) -> int:
-    """Drop every session with no open stream and no event for `idle` s: its state (closing
-    its Session: models, files, training) and Gradio's per-session bookkeeping. Returns how
-    many were dropped."""
+def forget_idle_sessions(blocks: gr.Blocks, idle: float, tab_idle: float | None = None) -> int:
+    """Drop every session with no event for `idle` s and no open page, and every open page
+    with no event for `tab_idle` s (TAB_IDLE_SECONDS; TAB_IDLE_SHORT_SECONDS while the memory
+    budget is over PRESSURE): its state (closing its Session: models, files, training) and
+    Gradio's per-session bookkeeping. A page that comes back is told why (fair_queue.RELEASED).
+    Returns how many were dropped."""
     import datetime
     holder, queue = getattr(blocks, "state_holder", None), blocks._queue
     if holder is None:
         return 0
-    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle)
-    stale = [sid for sid, used in list(holder.time_last_used.items())
-             if used < cutoff and OPEN_STREAMS.idle_for(sid) > idle
-             and not queue.pending_event_ids_session.get(sid)]
-    for sid in stale:
+    if tab_idle is None:
+        tab_idle = TAB_IDLE_SHORT_SECONDS if BUDGET.pressure() > PRESSURE else TAB_IDLE_SECONDS
+    now = datetime.datetime.now()
+    stale = []
+    for sid, used in list(holder.time_last_used.items()):
+        quiet = (now - used).total_seconds()
+        if queue.pending_event_ids_session.get(sid):
+            continue
+        if quiet >= tab_idle or (quiet >= idle and OPEN_STREAMS.idle_for(sid) > idle):
+            stale.append((sid, quiet))
+    for sid, quiet in stale:
         holder.delete_state(sid)  # runs State's delete_callback: Session.close()
         with holder.lock:
             holder.session_data.pop(sid, None)
@@ -1479,6 +1526,7 @@ def forget_idle_sessions(blocks: gr.Blocks, idle: float) -> int:
         queue.pending_event_ids_session.pop(sid, None)
         OPEN_STREAMS.forget(sid)
         _OPEN.pop(sid, None)
+        RELEASED.add(sid, help_texts.released_line(quiet))
     if stale:
         release_memory()
     return len(stale)

@@ -1,20 +1,30 @@
-"""Who may train now: a few trainer slots, a short waiting line, one place in it per session.
+"""Who may train now: a few trainer slots shared fairly between clients, a line that fits a class.
 
-A public app trains on a handful of cores; left to the web server's queue, one client could fill
-it with trainings and lock everyone out. `Admission` decides before anything is queued:
-a session (or API call) holds at most one place, running or waiting; past `max_waiting`
-waiting trainings, new ones are refused at once with a message; the rest take the slots in
-order of arrival. A place whose owner stops touching it for `stale` seconds (a web handler the
-server stopped running when its client left) is dropped, so it cannot hold the line. No Gradio.
+A client is a network (`clients.py`): a school's thirty students behind one address are one
+client, and so is a stranger with free session ids. `Admission` decides before anything is
+queued:
+- a session holds at most one place, running or waiting;
+- a client holds at most `per_client` places (a class of 40 fits); past `limit` places in all,
+  only a client with none yet gets in (up to `limit + newcomers`): strangers filling the line
+  cannot keep a visitor from another network out;
+- a free slot goes to the waiting client with the fewest runs going, then the least slot time
+  used lately, then the earliest arrival: round-robin between clients, first come first served
+  within one;
+- while anyone waits, a run that has held its slot for `share` seconds is asked to stop (it
+  keeps what it learned), so nobody holds a trainer for long while others wait.
+A place whose owner stops touching it for `stale` seconds (a web handler the server stopped
+running when its client left) is dropped, so it cannot hold the line. No Gradio.
 """
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
 from collections import deque
 
 RECENT_RUNS = 20  # trainings whose lengths make the waiting estimate
+USAGE_HALF_LIFE = 600.0  # s: slot time a client used this long ago counts half
 
 
 class Refused(ValueError):
@@ -24,9 +34,10 @@ class Refused(ValueError):
 class Place:
     """One training's place: in line until `wait` returns True, then in a slot until `leave`."""
 
-    def __init__(self, admission: "Admission", key: str):
-        self.admission, self.key, self.running = admission, key, False
-        self.touched = time.monotonic()
+    def __init__(self, admission: "Admission", key: str, client: str, arrived: float):
+        self.admission, self.key, self.client = admission, key, client
+        self.running = False
+        self.touched = self.arrived = arrived
         self.started = 0.0  # when it got its slot
 
     def touch(self) -> None:
@@ -37,13 +48,22 @@ class Place:
         """Wait up to `timeout` s for a slot; True once this place holds one."""
         return self.admission._wait(self, timeout)
 
+    def check(self) -> bool:
+        """Without waiting: True once this place holds a slot; `Refused` if it lost its place."""
+        return self.admission._wait(self, 0)
+
     def ahead(self) -> int:
-        """Trainings waiting before this one (0 when next, or running)."""
+        """Trainings that will get a slot before this one (0 when next, or running)."""
         return self.admission._ahead(self)
 
     def wait_estimate(self) -> float | None:
         """Seconds until this place is likely to get a slot (None before any run has ended)."""
         return self.admission._estimate(self)
+
+    def overdue(self) -> bool:
+        """True when this run has held its slot for the admission's `share` seconds and
+        someone is waiting: it should stop and give the slot up."""
+        return self.admission._overdue(self)
 
     def leave(self) -> None:
         """Give up the slot or the place in line (safe to call twice)."""
@@ -57,15 +77,20 @@ class Place:
 
 
 class Admission:
-    """`slots` trainings at a time, at most `max_waiting` more in line, one place per key."""
+    """`slots` trainings at a time; `limit` places in all (and `newcomers` more for networks
+    with none), `per_client` places a network, one place a session key."""
 
-    def __init__(self, slots: int = 2, max_waiting: int = 8, stale: float = 30.0):
-        if slots < 1 or max_waiting < 0:
-            raise ValueError(f"need slots >= 1 and max_waiting >= 0, got {slots}, {max_waiting}")
-        self.slots, self.max_waiting, self.stale = slots, max_waiting, stale
+    def __init__(self, slots: int = 2, limit: int = 150, per_client: int = 48,
+                 newcomers: int = 50, share: float = 180.0, stale: float = 30.0):
+        if slots < 1 or limit < 1 or per_client < 1 or newcomers < 0:
+            raise ValueError(f"need slots, limit, per_client >= 1 and newcomers >= 0, got "
+                             f"{slots}, {limit}, {per_client}, {newcomers}")
+        self.slots, self.limit, self.per_client = slots, limit, per_client
+        self.newcomers, self.share, self.stale = newcomers, share, stale
         self._cond = threading.Condition()
-        self._line: deque[Place] = deque()
+        self._line: list[Place] = []  # waiting, in the order they will get slots
         self._places: dict[str, Place] = {}
+        self._usage: dict[str, tuple[float, float]] = {}  # client -> (slot seconds, when)
         self._lengths: deque[float] = deque(maxlen=RECENT_RUNS)  # seconds recent runs held a slot
 
     @property
@@ -78,41 +103,92 @@ class Admission:
         with self._cond:
             return len(self._line)
 
-    def enter(self, key: str) -> Place:
-        """A place for `key`, or `Refused` if it already has one or the line is full."""
+    def held_by(self, client: str) -> int:
+        """Places (running or waiting) that `client` holds."""
+        with self._cond:
+            return sum(p.client == client for p in self._places.values())
+
+    def enter(self, key: str, client: str = "") -> Place:
+        """A place for session `key` of `client`, or `Refused` saying why."""
         with self._cond:
             self._drop_stale()
             if key in self._places:
                 raise Refused("you already have a training running or waiting: wait for it to "
                               "end, or press Stop, before starting another")
-            if len(self._line) >= self.max_waiting and self._free() == 0:
-                raise Refused(f"the server is busy: {self.slots} trainings are running and "
-                              f"{len(self._line)} are waiting; try again in a minute")
-            place = Place(self, key)
+            mine = sum(p.client == client for p in self._places.values())
+            if mine >= self.per_client:
+                raise Refused(f"{mine} trainings from your network are running or waiting, the "
+                              "most one network may have: try again when one has ended")
+            full = len(self._places) >= self.limit
+            if (full and mine > 0) or len(self._places) >= self.limit + self.newcomers:
+                raise Refused(f"the server is busy: {self._busy()} trainings are running "
+                              f"and {len(self._line)} are waiting; try again in a minute")
+            now = time.monotonic()
+            place = Place(self, key, client, now)
             self._places[key] = place
             self._line.append(place)
             self._promote()
             return place
 
+    def _busy(self) -> int:
+        return sum(p.running for p in self._places.values())
+
     def _free(self) -> int:
-        return self.slots - sum(p.running for p in self._places.values())
+        return self.slots - self._busy()
 
     def _drop_stale(self) -> None:
         """Forget places nobody touched for `stale` s (call with the lock held)."""
         now = time.monotonic()
         for place in [p for p in self._places.values() if now - p.touched > self.stale]:
-            del self._places[place.key]
-            if place in self._line:
-                self._line.remove(place)
-            place.running = False
+            self._remove(place, now)
+
+    def _remove(self, place: Place, now: float) -> None:
+        del self._places[place.key]
+        if place in self._line:
+            self._line.remove(place)
+        if place.running:
+            held = now - place.started
+            self._lengths.append(held)
+            self._charge(place.client, held, now)
+        place.running = False
+
+    def _charge(self, client: str, seconds: float, now: float) -> None:
+        self._usage[client] = (self._used(client, now) + seconds, now)
+        if len(self._usage) > 1000:  # forget the clients that used least
+            for gone in sorted(self._usage, key=lambda c: self._used(c, now))[:500]:
+                del self._usage[gone]
+
+    def _used(self, client: str, now: float) -> float:
+        """Slot seconds `client` used, halved every USAGE_HALF_LIFE s."""
+        seconds, when = self._usage.get(client, (0.0, now))
+        return seconds * math.pow(0.5, (now - when) / USAGE_HALF_LIFE)
+
+    def _order(self) -> None:
+        """Put the line in the order slots will go: each client's k-th waiting place after
+        every client's (k-1)-th, counting its runs going; then less recent use, then arrival."""
+        now = time.monotonic()
+        running: dict[str, int] = {}
+        for p in self._places.values():
+            if p.running:
+                running[p.client] = running.get(p.client, 0) + 1
+        seen: dict[str, int] = {}
+        keys = {}
+        for place in sorted(self._line, key=lambda p: p.arrived):
+            k = seen.get(place.client, 0)
+            seen[place.client] = k + 1
+            keys[id(place)] = (k + running.get(place.client, 0), self._used(place.client, now),
+                               place.arrived)
+        self._line.sort(key=lambda p: keys[id(p)])
 
     def _promote(self) -> None:
         """Give free slots to the head of the line (call with the lock held)."""
         self._drop_stale()
+        self._order()
         while self._line and self._free() > 0:
-            place = self._line.popleft()
+            place = self._line.pop(0)
             place.running, place.started = True, time.monotonic()
             self._cond.notify_all()
+            self._order()
 
     def _wait(self, place: Place, timeout: float) -> bool:
         with self._cond:
@@ -126,25 +202,26 @@ class Admission:
         with self._cond:
             return self._line.index(place) if place in self._line else 0
 
+    def _overdue(self, place: Place) -> bool:
+        with self._cond:
+            return (place.running and bool(self._line)
+                    and time.monotonic() - place.started >= self.share)
+
     def _leave(self, place: Place) -> None:
         with self._cond:
             if self._places.get(place.key) is not place:
                 return
-            del self._places[place.key]
-            if place in self._line:
-                self._line.remove(place)
-            if place.running:
-                self._lengths.append(time.monotonic() - place.started)
-            place.running = False
+            self._remove(place, time.monotonic())
             self._promote()
 
     def _estimate(self, place: Place) -> float | None:
         """The runs ahead of `place` and the ones running, shared over the slots, each as long
-        as recent runs' median; the running ones' time spent taken off."""
+        as recent runs' median (at most `share` s while others wait); the running ones' time
+        spent taken off."""
         with self._cond:
             if not self._lengths or place not in self._line:
                 return None
-            typical = statistics.median(self._lengths)
+            typical = min(statistics.median(self._lengths), self.share)
             now = time.monotonic()
             left = sorted(max(typical - (now - p.started), 0.0)
                           for p in self._places.values() if p.running)

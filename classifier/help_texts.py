@@ -202,12 +202,16 @@ def status_line(points: list[dict]) -> str:
     return text
 
 
-def final_line(run, dropped: list[str] = ()) -> str:
+def final_line(run, dropped: list[str] = (), shared: int | None = None, share: float = 0) -> str:
     """The text after a run: how it ended, its test accuracy and what to make of it, whether
-    it became the active model, and the session runs it pushed out (`Session.dropped`)."""
+    it became the active model, and the session runs it pushed out (`Session.dropped`).
+    `shared`: the trainings that were waiting when the run gave its trainer up after `share` s."""
     r, ev = run.result, run.evaluation
     head = {"stop requested": "Stopped as you asked", "time limit": "Stopped at the time limit"}
     text = head.get(r.stopped, "Done")
+    if shared is not None and r.stopped == "stop requested":
+        text = (f"Stopped to let others train ({shared} waited; while anyone waits, a run keeps "
+                f"a trainer for {_duration(share)})")
     budget = run.settings.seconds
     if budget and not r.stopped:  # a time budget, spent: say how far it got in that time
         epochs = r.epochs_done + (r.stopped_in[1] / r.stopped_in[2] if r.stopped_in else 0)
@@ -306,6 +310,12 @@ def waiting_line(ahead: int, slots: int, estimate: float | None = None) -> str:
     when = f"; it should start in about {_duration(estimate)}" if estimate is not None else ""
     return (f"**Waiting for a free trainer** ({slots} trainings run at a time on this server; "
             f"{where}{when}). It starts by itself; keep this page open.")
+
+
+def released_line(idle_seconds: float) -> str:
+    """What a page hears when it comes back after the server let its idle session go."""
+    return (f"This page was idle for {_duration(idle_seconds)}, so the server let its session go "
+            "(your models and images) to make room for others: reload the page to start again.")
 
 
 def _duration(seconds: float) -> str:

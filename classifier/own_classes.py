@@ -47,6 +47,8 @@ MAX_ZIP_ENTRIES = 2 * MAX_IMAGES  # an uploaded zip: entries, and bytes once unp
 MAX_ZIP_BYTES = 200_000_000
 NAMES_SHOWN = 3  # skipped images named per reason in a report's summary
 MAX_FRAME_CHARS = 4_000_000  # a webcam frame's data URL (a 640x480 JPEG is ~60-150 KB)
+MAX_FRAME_PIXELS = 2560 * 1600  # a webcam frame: a camera's size (the page asks for 480x360);
+# a 25-megapixel PNG of 82 KB decodes for seconds, 3 frames a second
 TRAIN_EPOCHS, TRAIN_BATCH = 20, 16  # the Train form's defaults for a set: 20 photos a class
 # is a step or two an epoch at batch 16 (the Quick CNN was at chance after 4 steps, right after 20)
 _UNSAFE = set('/\\:*?"<>|')  # not in a folder name on Linux, macOS or Windows
@@ -405,9 +407,19 @@ def webcam_frame(value: object) -> bytes:
         raise ValueError(f"the webcam frame is too large ({len(url):,} characters, at most "
                          f"{MAX_FRAME_CHARS:,}): use a smaller camera resolution")
     try:
-        return base64.b64decode(url.split(",", 1)[1], validate=True)
+        data = base64.b64decode(url.split(",", 1)[1], validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("the webcam frame is not valid base64 image data") from None
+    try:  # the header only: nothing is decoded yet
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except Exception:  # not an image: open_image says so when it is read
+        return data
+    if width * height > MAX_FRAME_PIXELS:
+        raise ImageTooLarge(f"the webcam frame is {width}x{height} pixels, larger than a camera's "
+                            f"({MAX_FRAME_PIXELS / 1e6:.1f} megapixels at most): use a smaller "
+                            "camera resolution")
+    return data
 
 
 def _checked_size(image_size) -> tuple[int, int]:

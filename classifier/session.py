@@ -18,9 +18,10 @@ from .evaluation import Evaluation, evaluate
 from .export import write_take_home
 from .folders import ZIP_IMAGE_CHOICES
 from .lab import lab_words
+from .memory import MemoryBudget, array_bytes
 from .predict import Predictor
 from .models import MODELS
-from .own_classes import TRAIN_BATCH, TRAIN_EPOCHS, ClassSet
+from .own_classes import IMAGE_BYTES, TRAIN_BATCH, TRAIN_EPOCHS, ClassSet
 from .run import Run
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -32,6 +33,7 @@ SHIPPED = {  # name shown in pickers -> folder under assets/models
 MAX_SESSION_MODELS = 5  # older session models are dropped to bound memory
 MAP_IMAGES = 2000  # test images on the Inside tab's map
 MAPS_KEPT = 4  # maps a session keeps (t-SNE takes 8-12 s; each holds 2,000 points)
+HELD_PER_IMAGE = IMAGE_BYTES + 64 * 64 * 3  # an own image: stored, and in the dataset made of it
 OWN_IMAGES = "64x64 colour (photos keep more detail)"  # what own classes become: a
 # ZIP_IMAGE_CHOICES key (webcam objects differ in colour and detail that 28x28 grey loses)
 
@@ -85,12 +87,34 @@ class Session:
     last_image: object = None  # the latest drawing or upload, re-read when a model or epoch changes
     evaluated: str | None = None  # the model whose results the Evaluate tab shows
     dropped: list[str] = field(default_factory=list)  # runs the latest add_run let go
+    notes: list[str] = field(default_factory=list)  # what the latest add_run could not keep
     inside: object = None  # the Inside tab's latest views and picture, for clicks on it
     test_pick: int = 0  # which test image the Inside tab shows, when it shows one
     maps: dict = field(default_factory=dict)  # (model, projection, epoch) -> its TestMap
     shown_map: object = None  # the map picture on screen and its maps, for clicks on it
+    client: str | None = None  # the network it came from (clients.py), for fair shares
+    budget: MemoryBudget | None = None  # the server's, when it has one: see `reserve`
     _workdir: Path | None = None
     _own_built: tuple | None = None  # (set, its version, own_images, the Dataset made of it)
+
+    def nbytes(self) -> int:
+        """Memory this session's own things hold: its images and the datasets made of them,
+        an uploaded dataset, its models and their kept epoch weights, its maps (the shared
+        datasets and shipped models are not its own)."""
+        models = sum(int(m.predictor.trained.count_params()) * 4 for m in list(self.trained.values()))
+        weights = [m.run.result.epoch_weights for m in list(self.trained.values())]
+        return (self.own.total() * HELD_PER_IMAGE + models  # an own image counts with its
+                + array_bytes(self.uploaded, weights, list(self.maps.values())))  # dataset copy
+
+    def reserve(self, extra: int) -> None:
+        """ValueError saying why, if holding `extra` more bytes would cross the server's memory
+        budget (for everyone, or for this session's network); nothing without a budget."""
+        if self.budget is not None:
+            self.budget.check(self, extra)
+
+    def reserve_images(self, count: int) -> None:
+        """`reserve` for `count` more images of its own classes."""
+        self.reserve(count * HELD_PER_IMAGE)
 
     @property
     def workdir(self) -> Path:
@@ -218,6 +242,7 @@ class Session:
         it ended near chance; runs beyond MAX_SESSION_MODELS are dropped, oldest first, and
         their names left in `dropped`."""
         self.runs_done += 1
+        self.notes = []
         n = self.runs_done
         epochs = run.result.epochs_done
         length = (f"{run.settings.seconds:g} s" if run.settings.seconds and not run.result.stopped
@@ -225,6 +250,11 @@ class Session:
         lab = lab_words(run.settings)
         name = (f"#{n} {run.dataset.title}: {MODELS[run.model_key].title}, {length}, "
                 f"{lab + ', ' if lab else ''}test {run.evaluation.accuracy:.1%}")
+        kept = array_bytes(run.result.epoch_weights)
+        if kept and self.budget is not None and self.budget.room(self, kept):
+            run.result.epoch_weights = []  # the server's memory is short: the model, not its past
+            self.notes.append("its weights after each epoch were not kept (the server's memory "
+                              "is short), so the epoch slider is not shown")
         folder = run.save(self.workdir / f"run{n}")
         predictor = Predictor(run.model, run.dataset.class_names, run.dataset.style, run.metadata())
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")
@@ -272,6 +302,8 @@ class Session:
 
     def close(self) -> None:
         """Free what this session holds (called when the browser session is deleted)."""
+        if self.budget is not None:
+            self.budget.discard(self)
         self.stop.set()
         self.trained.clear()
         self.maps.clear()

@@ -94,3 +94,37 @@ def wait_for(condition, seconds=60.0):
     while not condition() and time.monotonic() < end:
         time.sleep(0.1)
     return condition()
+
+
+class Synced:
+    """An async generator (an async Gradio handler) driven step by step from plain test code."""
+
+    def __init__(self, agen):
+        import asyncio
+        self.agen, self.loop = agen, asyncio.new_event_loop()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.loop.is_closed():
+            raise StopIteration
+        try:
+            return self.loop.run_until_complete(self.agen.__anext__())
+        except StopAsyncIteration:
+            self.loop.close()
+            raise StopIteration from None
+        except BaseException:
+            self.loop.close()
+            raise
+
+    def close(self):
+        if not self.loop.is_closed():
+            self.loop.run_until_complete(self.agen.aclose())
+            self.loop.close()
+
+
+def training(*args, **kwargs) -> Synced:
+    """The Train tab's handler (app.train_model, async) as a plain iterator of its updates."""
+    import app
+    return Synced(app.train_model(*args, **kwargs))

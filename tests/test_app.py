@@ -17,7 +17,7 @@ from classifier.run import run_training
 from classifier.session import Session, shipped_names
 from classifier.settings import TrainSettings
 from classifier.train_form import train_settings
-from conftest import running_app, make_dataset
+from conftest import running_app, make_dataset, training
 
 
 def _digit_one(path):
@@ -79,7 +79,7 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     session = Session()
     session.dataset_key = "upload"
     session.uploaded = make_dataset(n_train=120, n_test=30)
-    updates = list(app.train_model(session, "mlp", 2, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
+    updates = list(training(session, "mlp", 2, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
     acc, final = updates[-1][1]["value"], updates[-1][3]
     assert updates[-1][1]["x_lim"] == [0, 2]
     assert set(acc["series"]) == {"training", "validation"} and len(acc[acc.series == "validation"]) == 2
@@ -102,7 +102,7 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
 def test_epoch_slider_repredicts_the_latest_drawing_with_that_epochs_weights(tmp_path):
     session = Session()
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=240, n_test=30)
-    list(app.train_model(session, "mlp", 3, 16, "adam", 0.0002, "constant", 0.2,
+    list(training(session, "mlp", 3, 16, "adam", 0.0002, "constant", 0.2,
                          progress=lambda *a, **k: None))
     name = next(iter(session.trained))
     drawing = {"background": None, "layers": [], "composite": make_dataset(n_train=3).x_train[1, ..., 0]}
@@ -241,7 +241,7 @@ def test_closing_a_session_frees_its_models_and_files():
     session = Session()
     session.uploaded = make_dataset(n_train=60, n_test=20)
     session.dataset_key = "upload"
-    list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
+    list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
     folder = session.workdir
     assert session.trained and any(folder.rglob("model.keras"))
     session.close()
@@ -253,7 +253,7 @@ def test_the_tutorials_recipe_is_selectable():
     """Batch 32, adam 1e-3, constant learning rate: the lectures' exact settings still train."""
     session = Session()
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=64, n_test=16)
-    list(app.train_model(session, "mlp", 1, 32, "adam", 0.001, "constant", 0.2,
+    list(training(session, "mlp", 1, 32, "adam", 0.001, "constant", 0.2,
                          progress=lambda *a, **k: None))
     run = next(iter(session.trained.values())).run
     assert run.settings.lr_schedule == "constant" and run.settings.batch_size == 32

@@ -19,7 +19,7 @@ from PIL import Image
 import app
 from classifier import own_classes
 from classifier.session import Session
-from conftest import running_app, uploaded
+from conftest import running_app, uploaded, training
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from attacks import join, upload  # noqa: E402
@@ -72,7 +72,7 @@ def test_classes_from_the_webcam_train_and_answer_the_webcam():
     assert app.describe_model("mlp", session)[1:] == ({"value": 20, "__type__": "update"},
                                                       {"value": 16, "__type__": "update"})
     assert "parameters for Your own classes (64x64)" in app.model_text("cnn_quick", session)
-    list(app.train_model(session, "cnn_quick", 20, 16, "recipe's own", 0, "cosine", 0.1,
+    list(training(session, "cnn_quick", 20, 16, "recipe's own", 0, "cosine", 0.1,
                          progress=lambda *a, **k: None))
     name = session.active_model
     assert name.startswith("#1 Your own classes: Quick CNN, 20 epochs")  # not at chance: active
@@ -156,7 +156,7 @@ def test_not_ready_says_what_to_add():
     info = app.own_show_class(session, "a")[2]
     assert "**Not ready to train yet:** make at least 2 classes" in info
     with pytest.warns(UserWarning, match="make at least 2 classes"):  # the page's warning
-        updates = list(app.train_model(session, "cnn_quick", 20, 16, "recipe's own", 0,
+        updates = list(training(session, "cnn_quick", 20, 16, "recipe's own", 0,
                                        "cosine", 0.1, progress=lambda *a, **k: None))
     assert len(updates) == 1 and not session.trained
 

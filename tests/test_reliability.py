@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 import app
 from classifier.session import Session
-from conftest import running_app, uploaded
+from conftest import running_app, uploaded, training
 
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = "assets/examples/fashion-sneaker.png"
@@ -253,7 +253,7 @@ def test_training_over_the_time_cap_stops_with_a_message(monkeypatch):
     monkeypatch.setenv("CLASSIFIER_MAX_TRAIN_SECONDS", "0.5")
     session = Session()
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=2000, n_test=16)
-    outs = list(app.train_model(session, "mlp", 50, 16, "recipe's own", 0, "cosine", 0.1,
+    outs = list(training(session, "mlp", 50, 16, "recipe's own", 0, "cosine", 0.1,
                                 progress=lambda *a, **k: None))
     final = outs[-1][3]
     assert "time limit" in final and "epoch" in final, final
@@ -270,7 +270,7 @@ def test_closing_the_tab_frees_its_session_at_once(tmp_path):
     request = SimpleNamespace(session_hash="tab-1")
     session = app.new_session(request)[0]
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=60, n_test=20)
-    list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
+    list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
                          progress=lambda *a, **k: None))
     folder = session.workdir
     assert session.trained and any(folder.rglob("model.keras"))
@@ -289,7 +289,7 @@ def test_an_api_training_keeps_nothing_once_it_returns(tmp_path, monkeypatch):
     from conftest import make_dataset
     monkeypatch.setattr(app.Session, "dataset", lambda self: make_dataset(n_train=60, n_test=20))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this run's session folder lands here
-    outs = list(app.train_model(None, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
+    outs = list(training(None, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
                                 progress=lambda *a, **k: None))
     assert all(out[0] is None for out in outs)  # no session state is stored for the caller
     import re

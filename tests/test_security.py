@@ -141,7 +141,7 @@ def test_a_large_image_under_the_limit_is_read_at_working_size(server):
 
 # ---------------------------------------------------------------- 3. trainings cannot lock anyone out
 def test_admission_one_place_per_session_and_a_short_line():
-    line = Admission(slots=1, max_waiting=1)
+    line = Admission(slots=1, limit=2, newcomers=0)
     first, second = line.enter("a"), line.enter("b")
     assert first.wait(0) and not second.wait(0) and second.ahead() == 0
     with pytest.raises(Refused, match="already have a training"):
@@ -161,7 +161,7 @@ def test_a_waiting_training_is_told_its_place_and_when_it_should_start(monkeypat
     from classifier import admission, help_texts
     clock = [1000.0]
     monkeypatch.setattr(admission.time, "monotonic", lambda: clock[0])
-    line = Admission(slots=2, max_waiting=8, stale=3600)
+    line = Admission(slots=2, stale=3600)
     a, b = line.enter("a"), line.enter("b")
     assert a.wait(0) and b.wait(0)
     c, d, e = line.enter("c"), line.enter("d"), line.enter("e")

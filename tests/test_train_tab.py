@@ -5,7 +5,7 @@ import pytest
 
 import app
 from classifier.session import Session
-from conftest import make_dataset
+from conftest import make_dataset, training
 
 QUIET = dict(progress=lambda *a, **k: None)
 
@@ -18,18 +18,18 @@ def _session(n_train=200) -> Session:
 
 def test_a_refused_setting_keeps_the_last_runs_curves_and_files():
     session = _session()
-    outs = list(app.train_model(session, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))
+    outs = list(training(session, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))
     assert len(outs) == 1 and outs[0][0] is session
     assert all(out == app.gr.update() for out in outs[0][1:])  # nothing replaced by "Error"
     with pytest.raises(app.gr.Error, match="learning rate must be a number from 0 to 10, got -0.5"):
-        list(app.train_model(None, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))  # API
+        list(training(None, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))  # API
 
 
 def test_a_new_run_clears_the_old_runs_heat_map_model_and_files_first():
     session = _session()
-    first = list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET))
+    first = list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET))
     assert first[-1][5]["visible"] and first[-1][6]["visible"]  # the model and files offered
-    second = app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
+    second = training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
     opening = next(second)
     assert opening[4] is None  # heat-map
     assert opening[5] == app.gr.update(visible=False, value=None)  # download button
@@ -42,8 +42,8 @@ def test_a_new_run_clears_the_old_runs_heat_map_model_and_files_first():
 def test_stop_stops_the_running_run_after_several_runs_in_one_session():
     session = _session(n_train=3000)
     for _ in range(3):
-        list(app.train_model(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET))
-    run = app.train_model(session, "mlp", 30, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
+        list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET))
+    run = training(session, "mlp", 30, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
     for out in run:  # epochs of a fraction of a second: the page may skip from epoch 1 to 3
         shown = re.match(r"Epoch \*\*(\d+)/", str(out[3]))
         if shown and int(shown.group(1)) >= 2:
@@ -67,7 +67,7 @@ def test_a_time_budget_run_draws_seconds_and_ends_on_time():
     """'Train for 6 s': curves against seconds up to the budget, the run ends there with its
     schedule finished, and the page says so."""
     session = _session(n_train=3000)
-    outs = list(app.train_model(session, "cnn_quick", 30, 64, "recipe's own", 0, "cosine", 0.1,
+    outs = list(training(session, "cnn_quick", 30, 64, "recipe's own", 0, "cosine", 0.1,
                                 6, **QUIET))
     accuracy = outs[-1][1]
     assert accuracy["x"] == "seconds" and accuracy["x_lim"] == [0, 6]
@@ -83,4 +83,4 @@ def test_a_time_budget_run_draws_seconds_and_ends_on_time():
 @pytest.mark.parametrize("seconds", [-1, 2, 601, "soon", float("nan"), [5]])
 def test_a_bad_time_budget_is_refused_with_a_message(seconds):
     with pytest.raises(app.gr.Error, match="time budget"):
-        list(app.train_model(None, "mlp", 1, 16, "adam", 0, "cosine", 0.1, seconds, **QUIET))
+        list(training(None, "mlp", 1, 16, "adam", 0, "cosine", 0.1, seconds, **QUIET))
