@@ -33,7 +33,7 @@ from classifier import (arguments, figures, help_texts, inside, own_classes, rob
                         train_form)
 from classifier.admission import Admission
 from classifier.clients import client_of_request
-from classifier.folders import ZIP_IMAGE_CHOICES
+from classifier.folders import ZIP_IMAGE_CHOICES, zip_file_count
 from classifier.jobs import CallerGone, TrainingLost
 from classifier.fair_queue import RELEASED, FairQueue
 from classifier.memory import MemoryBudget, array_bytes, limit_heap_arenas, release_memory
@@ -41,7 +41,8 @@ from classifier.models import MODELS, build_model, imagenet_weights_ready, mobil
 from classifier.preprocess import MAX_PIXELS, WORKING_SIDE, BlankImage, open_image
 from classifier.robustness import TRANSFORMS
 from classifier.saliency import overlay
-from classifier.session import ASSETS, OWN_IMAGES, Session, dataset_choices, shipped_names
+from classifier.session import (ASSETS, HELD_PER_IMAGE, OWN_IMAGES, Session, dataset_choices,
+                                shipped_names)
 from classifier.settings import TrainSettings
 from classifier.train_form import FORM, train_settings
 from classifier.traffic import OPEN_STREAMS, TrafficMiddleware
@@ -202,10 +203,12 @@ def upload_zip(state, file, images=None):
     if not isinstance(images, str) or images not in ZIP_IMAGE_CHOICES:
         raise gr.Error(f"images must be one of {list(ZIP_IMAGE_CHOICES)}, got {images!r}")
     size, color = ZIP_IMAGE_CHOICES[images]
+    # the room its images will take, from the zip's directory, held while they are read
+    room = zip_file_count(file) * size[0] * size[1] * (3 if color == "rgb" else 1)
     try:
-        folder = session.workdir / f"zip{session.runs_done}-{os.urandom(3).hex()}"
-        data, report = load_image_zip(file, folder, image_size=size, color=color)
-        session.reserve(array_bytes(data) - array_bytes(session.uploaded))
+        with session.holding(room - array_bytes(session.uploaded)):
+            folder = session.workdir / f"zip{session.runs_done}-{os.urandom(3).hex()}"
+            data, report = load_image_zip(file, folder, image_size=size, color=color)
     except ValueError as exc:
         raise gr.Error(str(exc))
     session.uploaded = data
@@ -387,13 +390,10 @@ def own_load_zip(state, file):
     session = _session(state)
     try:
         path = arguments.uploaded_path(file, gr.utils.get_upload_folder())
-        loaded, report = own_classes.ClassSet.from_zip(
-            path, session.workdir / f"own-zip-{os.urandom(3).hex()}")
-        try:
-            session.reserve_images(loaded.total() - session.own.total())
-        except ValueError:
-            loaded.clear()
-            raise
+        room = min(zip_file_count(path), own_classes.MAX_IMAGES) * HELD_PER_IMAGE
+        with session.holding(room):  # what the new set may hold, while it is read
+            loaded, report = own_classes.ClassSet.from_zip(
+                path, session.workdir / f"own-zip-{os.urandom(3).hex()}")
     except ValueError as exc:
         raise gr.Error(str(exc))
     replaced, session.own = session.own.total(), loaded
@@ -1509,11 +1509,11 @@ def forget_idle_sessions(blocks: gr.Blocks, idle: float, tab_idle: float | None 
         return 0
     if tab_idle is None:
         tab_idle = TAB_IDLE_SHORT_SECONDS if BUDGET.pressure() > PRESSURE else TAB_IDLE_SECONDS
-    now = datetime.datetime.now()
+    now, busy = datetime.datetime.now(), queue.busy_sessions()
     stale = []
     for sid, used in list(holder.time_last_used.items()):
         quiet = (now - used).total_seconds()
-        if queue.pending_event_ids_session.get(sid):
+        if sid in busy:
             continue
         if quiet >= tab_idle or (quiet >= idle and OPEN_STREAMS.idle_for(sid) > idle):
             stale.append((sid, quiet))

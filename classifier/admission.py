@@ -11,7 +11,8 @@ queued:
   used lately, then the earliest arrival: round-robin between clients, first come first served
   within one;
 - while anyone waits, a run that has held its slot for `share` seconds is asked to stop (it
-  keeps what it learned), so nobody holds a trainer for long while others wait.
+  keeps what it learned), so nobody holds a trainer for long while others wait; and a network
+  with two runs going more than a waiting network has gives one up after `grace` seconds.
 A place whose owner stops touching it for `stale` seconds (a web handler the server stopped
 running when its client left) is dropped, so it cannot hold the line. No Gradio.
 """
@@ -36,7 +37,7 @@ class Place:
 
     def __init__(self, admission: "Admission", key: str, client: str, arrived: float):
         self.admission, self.key, self.client = admission, key, client
-        self.running = False
+        self.running = self.yielding = False  # yielding: asked to give its slot up
         self.touched = self.arrived = arrived
         self.started = 0.0  # when it got its slot
 
@@ -61,8 +62,9 @@ class Place:
         return self.admission._estimate(self)
 
     def overdue(self) -> bool:
-        """True when this run has held its slot for the admission's `share` seconds and
-        someone is waiting: it should stop and give the slot up."""
+        """True (once) when this run should stop and give its slot up: someone waits and it
+        has held the slot for the admission's `share` seconds, or its network has two runs more
+        going than a waiting network and it is its network's oldest, going `grace` seconds."""
         return self.admission._overdue(self)
 
     def leave(self) -> None:
@@ -81,12 +83,13 @@ class Admission:
     with none), `per_client` places a network, one place a session key."""
 
     def __init__(self, slots: int = 2, limit: int = 150, per_client: int = 48,
-                 newcomers: int = 50, share: float = 180.0, stale: float = 30.0):
+                 newcomers: int = 50, share: float = 180.0, grace: float = 30.0,
+                 stale: float = 30.0):
         if slots < 1 or limit < 1 or per_client < 1 or newcomers < 0:
             raise ValueError(f"need slots, limit, per_client >= 1 and newcomers >= 0, got "
                              f"{slots}, {limit}, {per_client}, {newcomers}")
         self.slots, self.limit, self.per_client = slots, limit, per_client
-        self.newcomers, self.share, self.stale = newcomers, share, stale
+        self.newcomers, self.share, self.grace, self.stale = newcomers, share, grace, stale
         self._cond = threading.Condition()
         self._line: list[Place] = []  # waiting, in the order they will get slots
         self._places: dict[str, Place] = {}
@@ -204,8 +207,19 @@ class Admission:
 
     def _overdue(self, place: Place) -> bool:
         with self._cond:
-            return (place.running and bool(self._line)
-                    and time.monotonic() - place.started >= self.share)
+            if not place.running or place.yielding or not self._line:
+                return False
+            now = time.monotonic()
+            held = now - place.started
+            if held < self.share:
+                going = [p for p in self._places.values() if p.running and not p.yielding]
+                mine = [p for p in going if p.client == place.client]
+                fewest = min(sum(p.client == w.client for p in going) for w in self._line)
+                if held < self.grace or len(mine) - fewest < 2 or \
+                        place is not min(mine, key=lambda p: p.started):
+                    return False
+            place.yielding = True
+            return True
 
     def _leave(self, place: Place) -> None:
         with self._cond:

@@ -8,7 +8,7 @@ that send nothing hold every worker for 5 minutes, 66 unread map requests fill t
   place there while it waits (cheaply: both wait without a thread), so a class fits;
 - limits on what one session and one client (a network: `clients.py`) may have queued or in
   progress, and on webcam streams, checked as an event joins: past them it is refused at once
-  with a message (HTTP 503), never queued to wait for nothing;
+  with a message (HTTP 400, which the page shows), never queued to wait for nothing;
 - waiting events ordered round-robin between clients: a client's k-th waiting event after
   every other client's (k-1)-th, so a visitor's event never waits behind a stranger's pile;
 - a webcam stream that sends no frame for `stream_idle` seconds is closed;
@@ -91,8 +91,8 @@ class FairQueue(queueing.Queue):
         if body.fn_index is not None and self.blocks.fns.get(body.fn_index) is not None:
             refusal = self.refusal(body.session_hash, client_of_request(request),
                                    self.blocks.fns[body.fn_index].connection == "stream")
-            if refusal:
-                return False, refusal, "queue_full"
+            if refusal:  # "error": HTTP 400 with the message, which the page shows as it is
+                return False, refusal, "error"  # (a 503 shows only Gradio's "currently busy")
         ok, event_id, state = await super().push(body, request, username)
         event = self.event_ids_to_events.get(event_id) if ok else None
         if event is not None:
@@ -104,6 +104,12 @@ class FairQueue(queueing.Queue):
         if isinstance(message, ProcessCompletedMessage):
             event.done = True  # answered: no longer counts, though Gradio keeps it a moment
         return super().send_message(event, message, *args, **kwargs)
+
+    def busy_sessions(self) -> set[str]:
+        """Sessions with an event waiting or in progress (Gradio's own per-session list keeps
+        finished events' ids while the page stays open, so it cannot tell)."""
+        return {e.session_hash for e in list(self.event_ids_to_events.values())
+                if not getattr(e, "done", False)}
 
     def refusal(self, session: str | None, client: str, stream: bool) -> str | None:
         """Why an event of `session` from `client` cannot join now, or None."""

@@ -136,6 +136,18 @@ def _holding_dir(target: Path, members: list[tuple[zipfile.ZipInfo, list[str]]])
     return target / tops.pop() if len(tops) == 1 and nested else target
 
 
+def zip_file_count(zip_path: str | Path) -> int:
+    """How many files a zip of class folders holds (what `extract_zip` would write), read from
+    its directory without extracting anything; 0 for a zip that cannot be read."""
+    zip_path = Path(zip_path)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            return sum(1 for info in zf.infolist()
+                       if (parts := _member_parts(info, zip_path.name)) and not _ignored(parts))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
+
+
 def extract_zip(zip_path: str | Path, target_dir: str | Path, *, max_files: int = 20_000,
                 max_total_bytes: int = 500_000_000, max_ratio: float = 200) -> Path:
     """Safely extract a zip of class folders; return the folder that holds the class folders."""

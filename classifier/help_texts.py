@@ -210,8 +210,8 @@ def final_line(run, dropped: list[str] = (), shared: int | None = None, share: f
     head = {"stop requested": "Stopped as you asked", "time limit": "Stopped at the time limit"}
     text = head.get(r.stopped, "Done")
     if shared is not None and r.stopped == "stop requested":
-        text = (f"Stopped to let others train ({shared} waited; while anyone waits, a run keeps "
-                f"a trainer for {_duration(share)})")
+        text = (f"Stopped to let others train ({shared} waited for a trainer; while others "
+                f"wait, runs take turns of up to {_duration(share)})")
     budget = run.settings.seconds
     if budget and not r.stopped:  # a time budget, spent: say how far it got in that time
         epochs = r.epochs_done + (r.stopped_in[1] / r.stopped_in[2] if r.stopped_in else 0)

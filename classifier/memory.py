@@ -2,6 +2,7 @@
 what sessions hold (`MemoryBudget`), so a hundred strangers cannot fill a Space's memory."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
@@ -76,6 +77,8 @@ class MemoryBudget:
         self.limit, self.client_share = int(limit), client_share
         self._owners: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> owner
         self._lock = threading.Lock()
+        self._reserving = threading.Lock()  # a check and its hold, one at a time
+        self._pending: dict[int, tuple[str | None, int]] = {}  # loads under way: (client, bytes)
 
     @classmethod
     def from_environment(cls) -> "MemoryBudget":
@@ -98,8 +101,10 @@ class MemoryBudget:
             return list(self._owners.values())
 
     def used(self, client: str | None = None) -> int:
-        """Bytes held by every registered owner, or by `client`'s."""
-        return sum(o.nbytes() for o in self.owners() if client is None or o.client == client)
+        """Bytes held by every registered owner, or by `client`'s, and by loads under way."""
+        with self._lock:
+            pending = sum(b for c, b in self._pending.values() if client is None or c == client)
+        return pending + sum(o.nbytes() for o in self.owners() if client is None or o.client == client)
 
     def room(self, owner, extra: int) -> str | None:
         """None if `owner` may hold `extra` more bytes, else why not (for the person asking)."""
@@ -123,6 +128,21 @@ class MemoryBudget:
         why = self.room(owner, extra)
         if why:
             raise ValueError(why)
+
+    @contextlib.contextmanager
+    def holding(self, owner, extra: int):
+        """`check`, then count `extra` bytes for `owner` until the block ends (a load under way,
+        whose arrays count once it is done): concurrent loads cannot all pass one check."""
+        with self._reserving:
+            self.check(owner, extra)
+            token = object()
+            with self._lock:
+                self._pending[id(token)] = (getattr(owner, "client", None), max(int(extra), 0))
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._pending[id(token)]
 
     def pressure(self) -> float:
         """How full the budget is, 0 to 1 and beyond."""

@@ -3,6 +3,7 @@ run's stop switch) and the read-only shipped models every session shares. No Gra
 app keeps one `Session` per browser tab in a `gr.State`."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import tempfile
@@ -111,6 +112,13 @@ class Session:
         budget (for everyone, or for this session's network); nothing without a budget."""
         if self.budget is not None:
             self.budget.check(self, extra)
+
+    def holding(self, extra: int):
+        """A block during which `extra` more bytes are counted for this session (a load under
+        way); ValueError first, as `reserve`, if they would cross the budget."""
+        if self.budget is None:
+            return contextlib.nullcontext()
+        return self.budget.holding(self, extra)
 
     def reserve_images(self, count: int) -> None:
         """`reserve` for `count` more images of its own classes."""

@@ -102,6 +102,25 @@ def test_a_long_run_gives_its_trainer_up_while_others_wait(clock):
     assert third.wait_estimate() == pytest.approx(120)  # the 500 s run counts as 180 s
 
 
+def test_a_network_holding_every_trainer_gives_one_up_to_a_waiting_one_after_a_grace(clock):
+    line = Admission(slots=2, share=180, grace=30, stale=3600)
+    first, second = line.enter("s1", "stranger"), line.enter("s2", "stranger")
+    clock[0] += 5
+    third = line.enter("s3", "stranger")
+    assert not first.overdue()  # only its own network waits
+    visitor = line.enter("v", "visitor")
+    assert not first.overdue() and not second.overdue()  # under the grace
+    clock[0] += 30
+    assert not second.overdue()  # the network's oldest run gives way, once
+    assert first.overdue() and not first.overdue()
+    first.leave()
+    assert visitor.check() and not third.check()
+    clock[0] += 100
+    assert not second.overdue()  # one each now: fair until its share is spent
+    clock[0] += 60
+    assert second.overdue()
+
+
 def test_a_place_nobody_touches_is_dropped(clock):
     line = Admission(slots=1, stale=30)
     line.enter("a", "A")
@@ -190,3 +209,17 @@ def test_a_released_session_is_told_so_and_the_list_is_bounded():
         released.add(f"s{i}", f"idle {i}")
     assert released.why("s0") is None and released.why("s4") == "idle 4"
     assert released.why(None) is None
+
+
+def test_loads_under_way_count_until_they_end():
+    """Five zips read at once cannot each pass the check made before any of them landed."""
+    budget = MemoryBudget(limit=1000, client_share=0.5)
+    page = _Holder(client="A", size=0)
+    budget.add(page)
+    with budget.holding(page, 300):
+        with budget.holding(page, 200):
+            assert budget.used() == 500 == budget.used("A")
+            with pytest.raises(ValueError, match="the most one network may hold"):
+                with budget.holding(page, 1):
+                    pass
+    assert budget.used() == 0

@@ -122,7 +122,7 @@ def test_a_network_past_its_share_of_webcam_streams_is_refused_at_once(server, m
     monkeypatch.setattr(app.FairQueue.limits, "client_streams", 6)
     monkeypatch.setattr(app.FairQueue.limits, "stream_idle", 60)  # none closes meanwhile
     joins = [_join(server, "show_webcam", [None, MLP, _frame(), 0]) for _ in range(9)]
-    refused = [r for r in joins if r.status_code == 503]
+    refused = [r for r in joins if r.status_code == 400]
     assert [r.status_code for r in joins[:6]] == [200] * 6 and len(refused) >= 2
     assert "6 webcams on your network are streaming" in refused[0].json()["detail"]
     assert _join(server, "show_webcam", [None, MLP, _frame(), 0], headers=VISITOR).status_code == 200
@@ -172,7 +172,7 @@ def test_one_person_with_free_session_ids_cannot_take_the_trainers(server, monke
     assert not any("busy" in s for s in statuses)
     assert started < 30, started
     assert _until(lambda: finals, 30), "a stranger's run gave its trainer up"
-    assert "while anyone waits, a run keeps a trainer for 5 s" in finals[0] or "keeps a trainer" in finals[0]
+    assert "runs take turns of up to 5 s" in finals[0], finals[0][:300]
     for thread in threads:
         thread.join(timeout=30)
     assert _until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0, 60)
@@ -199,10 +199,10 @@ def test_unread_events_from_one_network_neither_fill_the_queue_nor_run(server):
             assert _messages(server, session, seconds=20)[-1].get("success")
             page = _join(server, "show_map", [None, None, "pca", 0], session)
         statuses.append(page.status_code)
-        if page.status_code == 503:
+        if page.status_code == 400:
             assert "requests from your network" in page.json()["detail"]
         longest = max(longest, len(app.demo._queue))
-    assert set(statuses) <= {200, 503} and longest <= app.FairQueue.limits.client_waiting
+    assert set(statuses) <= {200, 400} and longest <= app.FairQueue.limits.client_waiting
     assert _predict_seconds(server, VISITOR) < 5
     assert _until(lambda: len(app.demo._queue) == 0, 20), "unread events dropped"
 
@@ -286,7 +286,7 @@ def test_an_open_page_idle_for_long_is_let_go_and_told_so_when_it_returns(server
         app.forget_idle_sessions(app.demo, idle=3600, tab_idle=1)  # ...until idle for long
         assert session not in app.demo.state_holder.session_data and session not in app._OPEN
         r = _join(server, "show_webcam", [None, MLP, _frame(), 0], session)
-    assert r.status_code == 503 and "reload the page" in r.json()["detail"]
+    assert r.status_code == 400 and "reload the page" in r.json()["detail"]
     assert RELEASED.why(session)
 
 
