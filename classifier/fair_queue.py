@@ -11,7 +11,7 @@ that send nothing hold every worker for 5 minutes, 66 unread map requests fill t
   with a message (HTTP 400, which the page shows), never queued to wait for nothing;
 - waiting events ordered round-robin between clients: a client's k-th waiting event after
   every other client's (k-1)-th, so a visitor's event never waits behind a stranger's pile;
-- a webcam stream that sends no frame for `stream_idle` seconds is closed;
+- a webcam stream that sends no frame for `stream_idle` seconds after its last answer is closed;
 - an event whose caller is not listening (an API call whose result nobody reads) is dropped
   once it has waited `unread_grace` seconds, instead of taking a core for nobody;
 - events of a session the server released (idle for long) are refused with a message that
@@ -26,7 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from gradio import queueing
-from gradio.server_messages import ProcessCompletedMessage
+from gradio.server_messages import ProcessCompletedMessage, ProcessGeneratingMessage
 
 from .clients import client_of_request
 from .traffic import OPEN_STREAMS
@@ -96,13 +96,15 @@ class FairQueue(queueing.Queue):
         ok, event_id, state = await super().push(body, request, username)
         event = self.event_ids_to_events.get(event_id) if ok else None
         if event is not None:
-            event.client, event.frame_seen = client_of_request(request), (None, time.monotonic())
+            event.client = client_of_request(request)
             self._fair_order(self.event_queue_per_concurrency_id[event.concurrency_id].queue)
         return ok, event_id, state
 
     def send_message(self, event, message, *args, **kwargs):
         if isinstance(message, ProcessCompletedMessage):
             event.done = True  # answered: no longer counts, though Gradio keeps it a moment
+        elif event.streaming and isinstance(message, ProcessGeneratingMessage):
+            event.answered = (event.data, time.monotonic())  # this frame answered, now
         return super().send_message(event, message, *args, **kwargs)
 
     def busy_sessions(self) -> set[str]:
@@ -171,15 +173,16 @@ class FairQueue(queueing.Queue):
                 print(f"fair queue watcher: {type(exc).__name__}: {exc}", flush=True)
 
     def _close_idle_streams(self) -> None:
+        """A stream whose latest frame was answered over `stream_idle` s ago and which sent none
+        since is closed. (A page sends its next frame only once the last one is answered: a
+        frame the server is still working on never counts against the page.)"""
         now = time.monotonic()
         for job in list(self.active_jobs):
             for event in job or []:
-                if not event.streaming or event.closed or not hasattr(event, "frame_seen"):
+                if not event.streaming or event.closed or not hasattr(event, "answered"):
                     continue
-                data, since = event.frame_seen
-                if event.data is not data:
-                    event.frame_seen = (event.data, now)
-                elif now - since > self.limits.stream_idle:
+                answered, when = event.answered
+                if answered is event.data and now - when > self.limits.stream_idle:
                     event.run_time, event.closed = math.inf, True  # as /stream/<id>/close does
                     event.signal.set()
 
