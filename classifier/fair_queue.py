@@ -138,7 +138,10 @@ class FairQueue(queueing.Queue):
         if counts["s_wait"] >= limits.session_waiting or counts["s_all"] >= limits.session_events:
             return ("This page has too many requests waiting; wait for them to finish, then "
                     "try again.")
-        if counts["c_wait"] >= limits.client_waiting or counts["c_all"] >= limits.client_events:
+        if counts["c_wait"] >= limits.client_waiting:
+            return (f"{counts['c_wait']} requests from your network are already waiting, the "
+                    "most one network may have: try again in a moment.")
+        if counts["c_all"] >= limits.client_events:
             return (f"{counts['c_all']} requests from your network are already waiting or "
                     "running, the most one network may have: try again in a moment.")
         if stream and counts["s_str"] >= limits.session_streams:

@@ -519,3 +519,14 @@ def test_every_tab_fits_at_800_1280_and_1920_px(page):
         table_fits(panel, "The runs")
         screenshot(page, f"compare-{width}")
     no_error_toast(page)
+
+
+def test_a_page_let_go_while_idle_says_so_when_used_again(page):
+    """Issue 22: an open page with no event for long is let go (its memory freed); its next
+    click says why and what to do, instead of quietly starting an empty session."""
+    import app
+    page.wait_for_timeout(2500)  # the page's load events have all ended
+    assert app.forget_idle_sessions(app.demo, idle=3600, tab_idle=2) >= 1
+    page.get_by_role("button", name="Shuffle").click()
+    expect(page.get_by_text(re.compile("was idle for .*reload the page to start again"))).to_be_visible(
+        timeout=10_000)
