@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from classifier.datasets import load_fashion_mnist  # noqa: E402
+from classifier.data.datasets import load_fashion_mnist  # noqa: E402
 
 
 def table(title: str, header: list[str], rows: list[list]) -> None:
@@ -79,9 +79,9 @@ def recipe_fit(d, epochs: int, log: list) -> None:
 def app_fit(d, epochs: int, log: list) -> None:
     """The Train tab's path: registry MLP, default settings, live metrics callback on."""
     import keras
-    from classifier.models import build_model
-    from classifier.settings import TrainSettings
-    from classifier import training
+    from classifier.models.registry import build_model
+    from classifier.core.settings import TrainSettings
+    from classifier.training import loop as training
     settings = TrainSettings(epochs=epochs, batch_size=64)
     keras.utils.set_random_seed(0)
     model = build_model("mlp", d.image_shape, 10, settings)
@@ -122,9 +122,9 @@ def bench_time_to_accuracy(args) -> None:
 # ------------------------------------------------------------------ 2. callback overhead
 def bench_overhead(args) -> None:
     import keras
-    from classifier.models import build_model
-    from classifier.settings import TrainSettings
-    from classifier.training import _live_callback_class
+    from classifier.models.registry import build_model
+    from classifier.core.settings import TrainSettings
+    from classifier.training.loop import _live_callback_class
     d = data(args.quick)
     epochs = 1 if args.quick else 3
     settings = TrainSettings(batch_size=64)
@@ -148,9 +148,9 @@ def bench_overhead(args) -> None:
 
 # ------------------------------------------------------------------ 3. per-model epochs
 def bench_models(args) -> None:
-    from classifier.models import MODELS
-    from classifier.run import run_training
-    from classifier.settings import TrainSettings
+    from classifier.models.registry import MODELS
+    from classifier.training.run import run_training
+    from classifier.core.settings import TrainSettings
     d = data(args.quick)
     keys = args.models.split(",") if args.models else [k for k in MODELS if k != "mobilenetv2"]
     rows = []
@@ -174,9 +174,9 @@ def _drawing() -> np.ndarray:
 
 
 def bench_latency(args) -> None:
-    from classifier.models import build_model
-    from classifier.predict import Predictor
-    from classifier.session import shipped_names, shipped_predictor
+    from classifier.models.registry import build_model
+    from classifier.inference.predict import Predictor
+    from classifier.serving.session import shipped_names, shipped_predictor
     n = 20 if args.quick else 200
     sketch = {"background": None, "layers": [], "composite": _drawing()}
     rows = []
@@ -291,8 +291,8 @@ def _rss_mb() -> float:
 
 
 def bench_memory(args) -> None:
-    from classifier.run import run_training
-    from classifier.settings import TrainSettings
+    from classifier.training.run import run_training
+    from classifier.core.settings import TrainSettings
     d = data(True)  # memory growth does not need full-size data
     n = 4 if args.quick else 20
     rss = []
@@ -318,10 +318,10 @@ def registry_fit(d, key: str, overrides: dict, log: list, quick: bool):
     """The Train tab's path (`run.model_settings`, `build_model`, `training.train` with the
     live-metrics callback) with a test-accuracy callback added."""
     import keras
-    from classifier.models import build_model
-    from classifier.run import model_settings
-    from classifier.settings import TrainSettings
-    from classifier import training
+    from classifier.models.registry import build_model
+    from classifier.training.run import model_settings
+    from classifier.core.settings import TrainSettings
+    from classifier.training import loop as training
     s = model_settings(key, TrainSettings(**overrides))
     if quick:
         s = model_settings(key, TrainSettings(**{**overrides, "epochs": 1}))
@@ -335,7 +335,7 @@ def registry_fit(d, key: str, overrides: dict, log: list, quick: bool):
 def per_class_share(d, model, result) -> float:
     """What the per-class heat-map's scoring (PER_CLASS_MAX_IMAGES validation images, each epoch)
     costs, as a share of the run's median epoch."""
-    from classifier import training
+    from classifier.training import loop as training
     x, y = training._spread(d.x_test, d.y_test, training.PER_CLASS_MAX_IMAGES)
     times = []
     for _ in range(5):

@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from classifier.datasets import load_dataset  # noqa: E402
-from classifier.predict import Predictor  # noqa: E402
+from classifier.data.datasets import load_dataset  # noqa: E402
+from classifier.inference.predict import Predictor  # noqa: E402
 
 
 def main() -> None:

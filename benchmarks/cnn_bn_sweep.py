@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from classifier.datasets import FASHION_FILES, read_idx  # noqa: E402
+from classifier.data.datasets import FASHION_FILES, read_idx  # noqa: E402
 
 
 def candidate(kind: str):

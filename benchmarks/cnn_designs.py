@@ -131,7 +131,7 @@ def main() -> None:
         intra, inter = (int(v) for v in args.threads.split(","))
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    from classifier.datasets import load_fashion_mnist
+    from classifier.data.datasets import load_fashion_mnist
     d = load_fashion_mnist()
     x_tr, y_tr, x_val, y_val = d.split_validation(args.val, 0)
     x_te, y_te = d.x_test, d.y_test

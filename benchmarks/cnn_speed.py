@@ -63,7 +63,7 @@ def epochs(specs: list[str], threads: str | None) -> None:
     import keras
     import tensorflow as tf
     from cnn_designs import design
-    from classifier.datasets import load_fashion_mnist
+    from classifier.data.datasets import load_fashion_mnist
     if threads:
         intra, inter = (int(v) for v in threads.split(","))
         tf.config.threading.set_intra_op_parallelism_threads(intra)

@@ -28,7 +28,7 @@ def same_order_each_epoch() -> dict[str, bool]:
     import keras
     import numpy as np
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-    from classifier.batches import batches
+    from classifier.data.batches import batches
     keras.utils.set_random_seed(0)
     x = np.arange(1000).reshape(1000, 1)
     firsts = {"keras arrays": ArrayDataAdapter(x, batch_size=8, shuffle=True).get_tf_dataset(),
@@ -42,12 +42,12 @@ def same_order_each_epoch() -> dict[str, bool]:
 
 def fit(d, key: str, epochs: int, feed: str) -> dict:
     import keras
-    from classifier import training
-    from classifier.batches import batches
-    from classifier.evaluation import evaluate
-    from classifier.models import build_model
-    from classifier.run import model_settings
-    from classifier.settings import TrainSettings
+    from classifier.training import loop as training
+    from classifier.data.batches import batches
+    from classifier.inference.evaluation import evaluate
+    from classifier.models.registry import build_model
+    from classifier.training.run import model_settings
+    from classifier.core.settings import TrainSettings
     s = model_settings(key, TrainSettings(epochs=epochs))
     keras.utils.set_random_seed(s.seed)
     x_tr, y_tr, x_val, y_val = d.split_validation(s.validation_split, s.seed)
@@ -88,7 +88,7 @@ def main(argv=None) -> None:
                    help="model_key:epochs")
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
-    from classifier.datasets import load_fashion_mnist
+    from classifier.data.datasets import load_fashion_mnist
     print("same batches every epoch under a global seed:", same_order_each_epoch(), flush=True)
     d = load_fashion_mnist()
     feeds = ["keras arrays", "batches"]

@@ -22,10 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from classifier.inside import (filters_picture, first_layer_filters, layer_views,  # noqa: E402
-                               network_picture)
-from classifier.models import MODELS, build_model  # noqa: E402
-from classifier.settings import TrainSettings  # noqa: E402
+from classifier.views.inside import (
+    filters_picture,
+    first_layer_filters,
+    layer_views,
+    network_picture)
+from classifier.models.registry import MODELS, build_model  # noqa: E402
+from classifier.core.settings import TrainSettings  # noqa: E402
 
 PHOTO = {"mobilenetv2": (160, 160, 3)}          # the tutorial's cats vs dogs size
 EXTRA = [("cnn_bn", (64, 64, 3))]               # an image folder's photos
@@ -46,27 +49,28 @@ def app_views(repeats: int) -> None:
     """Each view of issue 12 as the page asks for it (the app's handlers, a session holding a
     drawing), on the shipped MLP and CNN: first call and median of later ones, in ms."""
     os.environ.setdefault("CLASSIFIER_TRAINER", "inline")
-    import app
-    from classifier.session import Session
+    from classifier.ui import inside_tab, predict_tab
+    from classifier.serving.session import ASSETS
+    from classifier.serving.session import Session
     mlp, cnn = "Fashion-MNIST: MLP (shipped)", "Fashion-MNIST: our CNN (shipped)"
     print(f"{'view':<50} {'model':<5} {'first ms':>8} {'median ms':>9}")
     for short, name, other in (("MLP", mlp, cnn), ("CNN", cnn, mlp)):
         session = Session()
-        session.active_model, session.last_image = name, str(Path(app.ASSETS) / "examples"
+        session.active_model, session.last_image = name, str(Path(ASSETS) / "examples"
                                                              / "fashion-sneaker.png")
         views = {
-            "Inside: every layer + filters (the drawing)": lambda: app.show_inside(session, "drawing", 0),
-            "Inside: every layer + filters (a test image)": lambda: app.show_inside(session, "test", 0),
-            "Inside: a click enlarges a map": lambda: app.enlarge_map(
+            "Inside: every layer + filters (the drawing)": lambda: inside_tab.show_inside(session, "drawing", 0),
+            "Inside: every layer + filters (a test image)": lambda: inside_tab.show_inside(session, "test", 0),
+            "Inside: a click enlarges a map": lambda: inside_tab.enlarge_map(
                 session, type("E", (), {"index": [36, 188]})()),
-            "Map: PCA of 2,000 test images (first, then kept)": lambda: app.show_map(
+            "Map: PCA of 2,000 test images (first, then kept)": lambda: inside_tab.show_map(
                 session, None, "pca", 0),
-            "Map: both models side by side (kept)": lambda: app.show_map(session, other, "pca", 0),
-            "Map: t-SNE of the same 2,000 (made, then kept)": lambda: app.show_map(
+            "Map: both models side by side (kept)": lambda: inside_tab.show_map(session, other, "pca", 0),
+            "Map: t-SNE of the same 2,000 (made, then kept)": lambda: inside_tab.show_map(
                 session, None, "tsne", 0),
-            "What breaks it: the sliders' answer": lambda: app.show_changed(
+            "What breaks it: the sliders' answer": lambda: predict_tab.show_changed(
                 session, name, 0, 3, 0, 10, 1, 0, 0, 0),
-            "What breaks it: a 17-step shift sweep, two models": lambda: app.show_sweep(
+            "What breaks it: a 17-step shift sweep, two models": lambda: predict_tab.show_sweep(
                 session, name, other, "shift_right", 0),
         }
         for label, fn in views.items():

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def timed_run(data, key: str, settings, back_end) -> tuple[float, float]:
     """(seconds to the first point, seconds to the finished run)."""
-    from classifier.trainers import train_stream
+    from classifier.backends.choice import train_stream
     t0, first = time.perf_counter(), None
     for item in train_stream(data, key, settings, threading.Event(), back_end=back_end):
         if isinstance(item, list) and first is None:
@@ -37,10 +37,10 @@ def timed_run(data, key: str, settings, back_end) -> tuple[float, float]:
 
 
 def first_point(repeats: int) -> None:
-    from classifier.datasets import load_fashion_mnist
-    from classifier.settings import TrainSettings
-    from classifier.trainers import InlineTrainer
-    from classifier.workers import ProcessTrainer
+    from classifier.data.datasets import load_fashion_mnist
+    from classifier.core.settings import TrainSettings
+    from classifier.backends.inline import InlineTrainer
+    from classifier.backends.processes import ProcessTrainer
     data = load_fashion_mnist()
     workers = ProcessTrainer(slots=1).start()
     back_ends = {"in-process": InlineTrainer(), "worker": workers}
@@ -64,10 +64,10 @@ def first_point(repeats: int) -> None:
 
 
 def throughput(jobs: int = 8) -> None:
-    from classifier.datasets import load_fashion_mnist
-    from classifier.settings import TrainSettings
-    from classifier.trainers import train_stream
-    from classifier.workers import ProcessTrainer
+    from classifier.data.datasets import load_fashion_mnist
+    from classifier.core.settings import TrainSettings
+    from classifier.backends.choice import train_stream
+    from classifier.backends.processes import ProcessTrainer
     data = load_fashion_mnist()
     rows = []
     for slots in (1, 2):

@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +20,7 @@ def _print(obj, as_json: bool, text: str) -> None:
 
 
 def cmd_datasets(args) -> None:
-    from .datasets import DATASETS
+    from .data.datasets import DATASETS
     for key, (_, source, description) in DATASETS.items():
         src = source()
         _print({"dataset": key, "description": description, "source": src.description,
@@ -30,7 +29,7 @@ def cmd_datasets(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from .models import MODELS
+    from .models.registry import MODELS
     for spec in MODELS.values():
         _print({"model": spec.key, "title": spec.title, "description": spec.description,
                 "default_epochs": spec.default_epochs, "datasets": list(spec.datasets)},
@@ -39,7 +38,7 @@ def cmd_models(args) -> None:
 
 
 def _load_dataset(key: str, args):
-    from .datasets import load_dataset
+    from .data.datasets import load_dataset
     dataset = load_dataset(key)
     return dataset.subset(args.limit) if getattr(args, "limit", None) else dataset
 
@@ -53,16 +52,18 @@ def _epoch_line(p: dict) -> str:
 
 
 def _back_end():
-    """This process, unless the environment names a back end (trainers.py): a Ray cluster, say."""
-    from . import trainers
+    """This process, unless the environment names a back end (backends/choice.py): a Ray
+    cluster, say."""
+    from .backends.choice import trainer
+    from .backends.inline import InlineTrainer
     if os.environ.get("CLASSIFIER_TRAINER") or os.environ.get("RAY_ADDRESS"):
-        return trainers.trainer()
-    return trainers.InlineTrainer()
+        return trainer()
+    return InlineTrainer()
 
 
 def cmd_train(args) -> None:
-    from .settings import TrainSettings
-    from .trainers import train_stream
+    from .core.settings import TrainSettings
+    from .backends.choice import train_stream
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                              learning_rate=args.lr, validation_split=args.validation_split,
                              seed=args.seed, lr_schedule=args.schedule,
@@ -98,8 +99,8 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .evaluation import evaluate
-    from .storage import load_model
+    from .inference.evaluation import evaluate
+    from .models.storage import load_model
     model, meta = load_model(args.model)
     dataset = _load_dataset(args.dataset or meta["dataset"], args)
     if list(dataset.class_names) != list(meta["class_names"]):
@@ -115,7 +116,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    from .predict import Predictor
+    from .inference.predict import Predictor
     predictor = Predictor.from_folder(args.model)
     failed = 0
     for path in args.images:
@@ -140,12 +141,12 @@ OTHER_IMAGES = 500  # of them, through the app's clean-up, to count "I am not su
 def cmd_calibrate(args) -> None:
     """Measure when the model should say "I am not sure" (classifier/calibration.py) on its
     validation images, save it in its metadata, and report how often it would say so."""
-    from .calibration import calibrate, unsure_rates
-    from .datasets import load_dataset
-    from .evaluation import predict_probabilities
-    from .predict import Predictor
-    from .settings import TrainSettings
-    from .storage import load_model, update_metadata
+    from .inference.calibration import calibrate, unsure_rates
+    from .data.datasets import load_dataset
+    from .inference.evaluation import predict_probabilities
+    from .inference.predict import Predictor
+    from .core.settings import TrainSettings
+    from .models.storage import load_model, update_metadata
     model, meta = load_model(args.model)
     data = _load_dataset(meta["dataset"], args)
     s = TrainSettings.from_dict(meta.get("settings") or {})
@@ -178,14 +179,14 @@ def cmd_calibrate(args) -> None:
 def cmd_export(args) -> None:
     """Write a saved model as TFLite (float32 or int8) or ONNX, checked in its own runtime
     against the Keras model on test images (classifier/model_formats.py)."""
-    from .model_formats import export_folder
+    from .export.formats import export_folder
     report = export_folder(args.model, args.format, args.out, images=args.images)
     _print(report.to_dict(), args.json, f"{report.summary()}\nto load it:\n{report.snippet}")
 
 
 def parser() -> argparse.ArgumentParser:
-    from .models import MODELS
-    from .settings import OPTIMIZERS
+    from .models.registry import MODELS
+    from .core.settings import OPTIMIZERS
     p = argparse.ArgumentParser(prog="python -m classifier", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     for name, fn, helptext in (("datasets", cmd_datasets, "list datasets and where they load from"),
@@ -247,7 +248,7 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--model", required=True, help="folder of a saved model (its "
                                                            "metadata gets the calibration)")
         if name == "export":
-            from .model_formats import CHECK_IMAGES, FORMATS
+            from .export.formats import CHECK_IMAGES, FORMATS
             sp.add_argument("--model", required=True, help="folder of a saved model")
             sp.add_argument("--format", required=True, choices=list(FORMATS),
                             help="tflite: float32; tflite-int8: quantised from 300 training "

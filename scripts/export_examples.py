@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classifier.datasets import load_fashion_mnist, load_mnist
+from classifier.data.datasets import load_fashion_mnist, load_mnist
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "examples"
 

@@ -9,7 +9,7 @@ os.environ["CLASSIFIER_OFFLINE"] = "1"
 import numpy as np
 import pytest
 
-from classifier.data import Dataset
+from classifier.core.dataset import Dataset
 
 
 def make_dataset(n_train=48, n_test=16, shape=(28, 28, 1), classes=3, style="fashion", seed=0):
@@ -67,10 +67,12 @@ def running_app():
     import socket
 
     import app
+
+    from classifier.ui import page
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.LAUNCH)
+    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **page.LAUNCH)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -125,6 +127,6 @@ class Synced:
 
 
 def training(*args, **kwargs) -> Synced:
-    """The Train tab's handler (app.train_model, async) as a plain iterator of its updates."""
-    import app
-    return Synced(app.train_model(*args, **kwargs))
+    """The Train tab's handler (train_tab.train_model, async) as a plain iterator of its updates."""
+    from classifier.ui import train_tab
+    return Synced(train_tab.train_model(*args, **kwargs))

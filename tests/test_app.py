@@ -11,12 +11,16 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
-from classifier import help_texts
-from classifier.evaluation import Evaluation
-from classifier.run import run_training
-from classifier.session import Session, shipped_names
-from classifier.settings import TrainSettings
-from classifier.train_form import train_settings
+
+from classifier.ui import common, dataset_tab, evaluate_tab, predict_tab
+
+import gradio as gr
+from classifier.ui import words
+from classifier.inference.evaluation import Evaluation
+from classifier.training.run import run_training
+from classifier.serving.session import Session, shipped_names
+from classifier.core.settings import TrainSettings
+from classifier.serving.train_form import train_settings
 from conftest import running_app, make_dataset, training
 
 
@@ -33,9 +37,9 @@ def test_app_starts_with_shipped_models():
 
 def test_dataset_handler_shows_grid_counts_and_baseline():
     session = Session()
-    info, grid, counts, _, fig, aug, picker = app.show_dataset(session, "fashion_mnist",
+    info, grid, counts, _, fig, aug, picker = dataset_tab.show_dataset(session, "fashion_mnist",
                                                                "Sneaker", 0)
-    assert picker == app.gr.update() and "/" not in info.split("from ")[1]  # no server path
+    assert picker == gr.update() and "/" not in info.split("from ")[1]  # no server path
     assert "60,000 train / 10,000 test" in info and "10.0%" in info
     assert len(grid) == 25 and all(caption == "Sneaker" for _, caption in grid)
     assert grid[0][0].shape == (140, 140)  # sharp 5x nearest-neighbour upscale of 28x28
@@ -45,7 +49,7 @@ def test_dataset_handler_shows_grid_counts_and_baseline():
 
 def test_prediction_handler_answers_a_drawn_one(tmp_path):
     sketch = {"background": None, "layers": [], "composite": np.asarray(Image.open(_digit_one(tmp_path / "one.png")))}
-    update, text, seen, *_ = app.show_prediction(Session(), "MNIST digits: CNN (shipped)", sketch)
+    update, text, seen, *_ = predict_tab.show_prediction(Session(), "MNIST digits: CNN (shipped)", sketch)
     bars = update["value"]
     assert update["sort"] == list("0123456789")  # class order, not alphabetical or by score
     assert abs(bars["probability"].sum() - 1) < 0.01 and len(bars) == 10
@@ -60,19 +64,19 @@ def test_prediction_handler_answers_a_drawn_shoe():
                               (30, 200), (250, 200)], fill=255, width=14)
     sketch = {"background": None, "layers": [], "composite": np.asarray(img)}
     for model in ("Fashion-MNIST: our CNN (shipped)", "Fashion-MNIST: MLP (shipped)"):
-        text = app.show_prediction(Session(), model, sketch)[1]
+        text = predict_tab.show_prediction(Session(), model, sketch)[1]
         assert any(shoe in text for shoe in ("Sneaker", "Ankle boot", "Sandal")), (model, text)
 
 
 def test_prediction_handler_empty_and_bad_input(tmp_path):
     empty = {"background": None, "layers": [], "composite": None}
-    assert app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", empty)[1].startswith("Draw")
+    assert predict_tab.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", empty)[1].startswith("Draw")
     cleared = {"background": None, "layers": [], "composite": np.zeros((280, 280), np.uint8)}
-    bars, text, seen, *_ = app.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", cleared)
+    bars, text, seen, *_ = predict_tab.show_prediction(Session(), "Fashion-MNIST: MLP (shipped)", cleared)
     assert bars is None and seen is None and text.startswith("Nothing to read: the image is blank")
     from conftest import uploaded
-    with pytest.raises(app.gr.Error, match="could not read the image 'x.png': not a PNG"):
-        app.show_upload(Session(), "Fashion-MNIST: MLP (shipped)", {"path": uploaded(b"not a picture", "x.png")})
+    with pytest.raises(gr.Error, match="could not read the image 'x.png': not a PNG"):
+        predict_tab.show_upload(Session(), "Fashion-MNIST: MLP (shipped)", {"path": uploaded(b"not a picture", "x.png")})
 
 
 def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
@@ -106,9 +110,9 @@ def test_epoch_slider_repredicts_the_latest_drawing_with_that_epochs_weights(tmp
                          progress=lambda *a, **k: None))
     name = next(iter(session.trained))
     drawing = {"background": None, "layers": [], "composite": make_dataset(n_train=3).x_train[1, ..., 0]}
-    final = app.show_prediction(session, name, drawing, 3)
+    final = predict_tab.show_prediction(session, name, drawing, 3)
     assert session.last_image is drawing
-    answers = {k: app.repredict(session, name, k)[0]["value"]["probability"].tolist() for k in (1, 2, 3)}
+    answers = {k: predict_tab.repredict(session, name, k)[0]["value"]["probability"].tolist() for k in (1, 2, 3)}
     assert answers[3] == final[0]["value"]["probability"].tolist()  # last epoch = the model itself
     assert answers[1] != answers[3] and answers[2] != answers[3]
     bars, text, seen, why, shrunk = final
@@ -169,7 +173,7 @@ def test_two_clients_train_at_once_and_get_their_own_runs(client):
 
 
 def _trainings_running():
-    from classifier.trainers import trainer
+    from classifier.backends.choice import trainer
     return trainer().running
 
 
@@ -196,7 +200,7 @@ def test_a_killed_training_process_costs_one_run_and_nothing_else(client):
     gets a plain message, the server answers /predict, and the next training works."""
     import signal
     import time
-    from classifier.trainers import trainer
+    from classifier.backends.choice import trainer
     c = Client(client.src, verbose=False)
     job = c.submit("mlp", 50, 64, "recipe's own", 0, "cosine", 0.1, api_name="/train")
     deadline = time.time() + 60
@@ -218,8 +222,8 @@ def test_a_killed_training_process_costs_one_run_and_nothing_else(client):
 def test_bad_zip_upload_is_a_clear_error(tmp_path):
     bad = tmp_path / "classes.zip"
     bad.write_bytes(b"not a zip at all")
-    with pytest.raises(app.gr.Error, match="not a readable zip"):
-        app.upload_zip(Session(), str(bad))
+    with pytest.raises(gr.Error, match="not a readable zip"):
+        dataset_tab.upload_zip(Session(), str(bad))
 
 
 def test_zip_upload_becomes_the_dataset(tmp_path):
@@ -232,8 +236,8 @@ def test_zip_upload_becomes_the_dataset(tmp_path):
                 Image.new("L", (20 + i, 20), value).save(buf)
                 zf.write(buf, f"shapes/{cls}/{i}.png")
     session = Session()
-    assert app.upload_zip(session, str(path))["value"] == "upload"
-    info, grid, *_ = app.show_dataset(session, "upload", "all classes", 0)
+    assert dataset_tab.upload_zip(session, str(path))["value"] == "upload"
+    info, grid, *_ = dataset_tab.show_dataset(session, "upload", "all classes", 0)
     assert "2 classes" in info and "uploaded zip shapes.zip" in info and len(grid) == 6
 
 
@@ -290,20 +294,20 @@ def test_an_unavailable_dataset_is_refused_in_the_page_and_the_previous_one_stay
     """Cats vs dogs offline, no local copy: the page says why and where a copy goes; MNIST
     stays the session's dataset, in the picker, the header, the model text and for training."""
     session = Session()
-    app.show_dataset(session, "mnist", "all classes", 0)
+    dataset_tab.show_dataset(session, "mnist", "all classes", 0)
     with pytest.warns(UserWarning, match="needs the internet, or a local copy"):
-        info, *unchanged, picker = app.show_dataset(session, "cats_vs_dogs", "all classes", 0)
+        info, *unchanged, picker = dataset_tab.show_dataset(session, "cats_vs_dogs", "all classes", 0)
     assert "train/ and validation/ folders, at" in info and "Still using **MNIST**" in info
-    assert picker["value"] == "mnist" and all(u == app.gr.update() for u in unchanged)
+    assert picker["value"] == "mnist" and all(u == gr.update() for u in unchanged)
     assert session.dataset_key == "mnist" and "Browsing: **MNIST**" in session.header()
     assert session.dataset().key == "mnist"  # what Train would use
-    assert "for MNIST digits" in app.model_text("mlp", session)
+    assert "for MNIST digits" in common.model_text("mlp", session)
 
 
 def test_picking_upload_before_uploading_keeps_the_dataset_in_use():
     session = Session()
-    app.show_dataset(session, "mnist", "all classes", 0)
-    info, *_ = app.show_dataset(session, "upload", "all classes", 0)
+    dataset_tab.show_dataset(session, "mnist", "all classes", 0)
+    info, *_ = dataset_tab.show_dataset(session, "upload", "all classes", 0)
     assert "Upload a zip" in info and "Until then **MNIST** stays in use" in info
     assert session.dataset_key == "mnist" and "your upload" not in session.header()
 
@@ -311,11 +315,11 @@ def test_picking_upload_before_uploading_keeps_the_dataset_in_use():
 def test_the_model_text_is_redone_when_the_dataset_changes():
     """Its parameter count is for the dataset in use: a new dataset re-describes the model."""
     session = Session()
-    app.show_dataset(session, "fashion_mnist", "all classes", 0)
-    ten = app.model_text("mlp", session)
+    dataset_tab.show_dataset(session, "fashion_mnist", "all classes", 0)
+    ten = common.model_text("mlp", session)
     session.uploaded, session.dataset_key = make_dataset(), "upload"
     assert "101,770 parameters for Fashion-MNIST" in ten
-    assert "100,867 parameters for Tiny" in app.model_text("mlp", session)  # 3 classes
+    assert "100,867 parameters for Tiny" in common.model_text("mlp", session)  # 3 classes
     dataset_events = [f for f in app.demo.fns.values() if f.name == "show_dataset"
                       and any(event == "input" for _, event in f.targets)]
     assert [_then_chain(f)[-1] for f in dataset_events] == ["model_text"]
@@ -326,26 +330,26 @@ def test_the_model_text_is_redone_when_the_dataset_changes():
 def test_opening_evaluate_shows_the_active_model_and_clears_another_models_results():
     session = Session()
     shipped = "MNIST digits: CNN (shipped)"
-    text, *_ = app.show_evaluation(session, shipped, 0)
+    text, *_ = evaluate_tab.show_evaluation(session, shipped, 0)
     assert "Test accuracy" in text and session.evaluated == shipped
     session.active_model = shipped
-    picker, *outputs = app.sync_evaluation(session)
-    assert picker["value"] == shipped and all(o == app.gr.update() for o in outputs)  # still true
+    picker, *outputs = evaluate_tab.sync_evaluation(session)
+    assert picker["value"] == shipped and all(o == gr.update() for o in outputs)  # still true
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=120, n_test=30)
     session.add_run(run_training(session.uploaded, "mlp", TrainSettings(epochs=2, batch_size=16)),
                     take_home=False)
-    picker, text, table, *rest, hint = app.sync_evaluation(session)
+    picker, text, table, *rest, hint = evaluate_tab.sync_evaluation(session)
     assert picker["value"] == session.active_model and session.active_model.startswith("#1 Tiny")
     assert text == f"Press **Evaluate** to see **{session.active_model}** on the test set."
-    assert table is None and rest == [None] * 4 and hint == app.PAIR_HINT
+    assert table is None and rest == [None] * 4 and hint == evaluate_tab.PAIR_HINT
     wiring = next(f for f in app.demo.fns.values() if f.name == "sync_evaluation")
     assert [event for _, event in wiring.targets] == ["select"]
 
 
 def test_sgd_without_a_learning_rate_gets_sgds_default_not_the_recipes_adam_rate():
     """The MLP recipe's 2e-3 suits adam; SGD at that rate reached 26.8% on MNIST."""
-    from classifier.models import build_model
-    from classifier.training import initial_learning_rate
+    from classifier.models.registry import build_model
+    from classifier.training.loop import initial_learning_rate
 
     def rate(optimizer, learning_rate):
         settings = train_settings("mlp", 5, 64, optimizer, learning_rate, "cosine", 0.1)
@@ -368,37 +372,37 @@ def test_a_run_at_chance_is_listed_but_does_not_replace_the_active_model():
     assert failed.evaluation.near_chance()
     name = session.add_run(failed, take_home=False)
     assert session.active_model == good and name in session.model_names()
-    assert "was not made the active model" in help_texts.final_line(failed)
+    assert "was not made the active model" in words.final_line(failed)
 
 
 def test_runs_beyond_the_sessions_limit_are_dropped_with_a_word():
-    from classifier.session import MAX_SESSION_MODELS
+    from classifier.serving.session import MAX_SESSION_MODELS
     session = Session()
     data = make_dataset(n_train=60, n_test=30)
     run = run_training(data, "mlp", TrainSettings(epochs=2, batch_size=16))
     names = [session.add_run(run, take_home=False) for _ in range(MAX_SESSION_MODELS + 1)]
     assert session.dropped == names[:1] and names[0] not in session.model_names()
-    text = help_texts.final_line(run, session.dropped)
+    text = words.final_line(run, session.dropped)
     assert f"keeps its latest {MAX_SESSION_MODELS} runs: {names[0]} is gone from Predict" in text
-    assert f"latest {MAX_SESSION_MODELS} trained runs" in help_texts.HOW["train"]
+    assert f"latest {MAX_SESSION_MODELS} trained runs" in words.HOW["train"]
     session.add_run(run, take_home=False)
     assert session.dropped == names[1:2]
 
 
 def _select(row, col):
-    return app.gr.SelectData(None, {"index": [row, col], "value": 0})
+    return gr.SelectData(None, {"index": [row, col], "value": 0})
 
 
 def test_a_confusion_cell_says_how_many_images_it_holds():
     session, model = Session(), "MNIST digits: CNN (shipped)"
     ev, _ = session.evaluation(model)
     cm = ev.confusion_matrix()
-    fig, text = app.show_pair(session, model, _select(1, 2))  # true 1, answered 1
+    fig, text = evaluate_tab.show_pair(session, model, _select(1, 2))  # true 1, answered 1
     assert text.startswith(f"**{cm[1, 1]:,}** test images were **1** predicted as **1** (right)")
     assert "showing the 12 the model was surest of" in text
     assert f"12 of {cm[1, 1]} test images" in fig._suptitle.get_text()
     empty = next((i, j) for i in range(10) for j in range(10) if cm[i, j] == 0)
-    _, text = app.show_pair(session, model, _select(empty[0], empty[1] + 1))
+    _, text = evaluate_tab.show_pair(session, model, _select(empty[0], empty[1] + 1))
     assert text == f"No test image was **{empty[0]}** predicted as **{empty[1]}**."
 
 
@@ -413,10 +417,10 @@ def test_a_zip_of_colour_photos_says_what_its_images_became(tmp_path):
         zf.writestr("red/notes.txt", "not a picture")
     session = Session()
     with pytest.warns(UserWarning, match=r"skipped 1 file: 1 not an image \(red/notes.txt\)"):
-        app.upload_zip(session, str(path))
-    info, *_ = app.show_dataset(session, "upload", "all classes", 0)
+        dataset_tab.upload_zip(session, str(path))
+    info, *_ = dataset_tab.show_dataset(session, "upload", "all classes", 0)
     assert "images resized to 28x28 grey; 8 of 8 were in colour" in info
-    app.upload_zip(session, str(path), "64x64 colour (photos keep more detail)")
+    dataset_tab.upload_zip(session, str(path), "64x64 colour (photos keep more detail)")
     assert session.uploaded.image_shape == (64, 64, 3)
-    with pytest.raises(app.gr.Error, match=r"images must be one of \['28x28 grey.*got \['x'\]"):
-        app.upload_zip(session, str(path), ["x"])
+    with pytest.raises(gr.Error, match=r"images must be one of \['28x28 grey.*got \['x'\]"):
+        dataset_tab.upload_zip(session, str(path), ["x"])

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from classifier.augment import SHIFT, mirrored, random_change, shifted
-from classifier.batches import batches
-from classifier.run import run_training
-from classifier.settings import TrainSettings
+from classifier.training.augment import SHIFT, mirrored, random_change, shifted
+from classifier.data.batches import batches
+from classifier.training.run import run_training
+from classifier.core.settings import TrainSettings
 from conftest import make_dataset
 
 
@@ -59,7 +59,7 @@ def test_a_run_trains_with_random_shifts_and_says_so_in_its_metadata():
 
 def test_the_digits_affine_has_known_answers():
     import tensorflow as tf
-    from classifier.augment import _affine
+    from classifier.training.augment import _affine
     x = np.zeros((1, 28, 28, 1), np.float32)
     x[0, 10:18, 13:15] = 255  # a vertical bar about the centre
 
@@ -75,7 +75,7 @@ def test_the_digits_affine_has_known_answers():
 
 def test_digit_changes_vary_and_keep_the_ink():
     import tensorflow as tf
-    from classifier.augment import digit_change
+    from classifier.training.augment import digit_change
     x = np.zeros((16, 28, 28, 1), np.uint8)
     x[:, 8:20, 12:16] = 255
     out = digit_change(tf.constant(x), tf.constant([7, 0], tf.int64)).numpy()

@@ -7,9 +7,12 @@ import gradio as gr
 import numpy as np
 import pytest
 
-import app
-from classifier import robustness
-from classifier.session import Session
+
+from classifier.ui import common, predict_tab
+
+from classifier.images.preprocess import upscale
+from classifier.views import robustness
+from classifier.serving.session import Session
 
 MLP, CNN = "Fashion-MNIST: MLP (shipped)", "Fashion-MNIST: our CNN (shipped)"
 SNEAKER = "assets/examples/fashion-sneaker.png"
@@ -24,10 +27,10 @@ def session():
 
 
 def test_the_sliders_answer_the_changed_image(session):
-    picture, text = app.show_changed(session, MLP, 0, 3, 0, 0, 1, 0, 0, 0)
+    picture, text = predict_tab.show_changed(session, MLP, 0, 3, 0, 0, 1, 0, 0, 0)
     predictor = session.predictor(MLP)
     seen = robustness.apply(predictor.prepare(SNEAKER).seen, shift_right=3)
-    assert np.array_equal(picture, app.figures.upscale(seen, 196))
+    assert np.array_equal(picture, upscale(seen, 196))
     p = predictor.probabilities(seen[None, :, :, None])[0]
     assert f"**{predictor.class_names[int(np.argmax(p))]} {p.max():.0%}**" in text
 
@@ -41,12 +44,12 @@ def test_the_mlp_breaks_under_a_shift_where_the_cnn_holds(session):
     assert mlp.class_index == cnn.class_index == session.predictor(MLP).class_names.index("Sneaker")
     width = lambda s: s.holds()[1] - s.holds()[0]
     assert width(cnn) >= width(mlp) + 4
-    figure, strip = app.show_sweep(session, MLP, CNN, "shift_right", 0)
+    figure, strip = predict_tab.show_sweep(session, MLP, CNN, "shift_right", 0)
     assert len(figure.axes[0].lines) >= 3 and strip.ndim == 2
 
 
 def test_the_second_picker_offers_a_model_with_the_same_classes(session):
-    update = app.pick_second(session, MLP)
+    update = common.pick_second(session, MLP)
     assert update["value"] == CNN and MLP not in update["choices"]
 
 
@@ -57,7 +60,7 @@ def test_the_second_picker_offers_a_model_with_the_same_classes(session):
 ])
 def test_hostile_sweeps_get_a_message(session, args, message):
     with pytest.raises(gr.Error, match=message):
-        app.show_sweep(session, *args)
+        predict_tab.show_sweep(session, *args)
 
 
 @pytest.mark.parametrize("amounts, message", [
@@ -67,11 +70,11 @@ def test_hostile_sweeps_get_a_message(session, args, message):
 ])
 def test_hostile_slider_values_get_a_message(session, amounts, message):
     with pytest.raises(gr.Error, match=message):
-        app.show_changed(session, MLP, 0, *amounts)
+        predict_tab.show_changed(session, MLP, 0, *amounts)
 
 
 def test_nothing_drawn_yet_says_so():
     s = Session()
-    assert app.show_changed(s, MLP, 0, *[0] * 7)[0] is None
+    assert predict_tab.show_changed(s, MLP, 0, *[0] * 7)[0] is None
     with pytest.raises(gr.Error, match="Draw something"):
-        app.show_sweep(s, MLP, None, "rotate", 0)
+        predict_tab.show_sweep(s, MLP, None, "rotate", 0)

@@ -43,8 +43,9 @@ def app_url(tmp_path_factory):
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         # GRADIO_TEMP_DIR is not changed here: Gradio reads it once, at its first launch
         import app
+        from classifier.ui import page
         _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=_free_port(),
-                                    quiet=True, **app.LAUNCH)
+                                    quiet=True, **page.LAUNCH)
         try:
             yield url
         finally:
@@ -525,8 +526,9 @@ def test_a_page_let_go_while_idle_says_so_when_used_again(page):
     """Issue 22: an open page with no event for long is let go (its memory freed); its next
     click says why and what to do, instead of quietly starting an empty session."""
     import app
+    from classifier.ui import lifecycle
     page.wait_for_timeout(2500)  # the page's load events have all ended
-    assert app.forget_idle_sessions(app.demo, idle=3600, tab_idle=2) >= 1
+    assert lifecycle.forget_idle_sessions(app.demo, idle=3600, tab_idle=2) >= 1
     page.get_by_role("button", name="Shuffle").click()
     expect(page.get_by_text(re.compile("was idle for .*reload the page to start again"))).to_be_visible(
         timeout=10_000)

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from classifier import calibration
+from classifier.inference import calibration
 from classifier.cli import main
-from classifier.predict import Predictor
+from classifier.inference.predict import Predictor
 
 
 def overconfident(n=2000, seed=0):
@@ -55,26 +55,26 @@ def test_the_digits_model_says_so_for_garments_and_not_for_its_test_digits(tmp_p
     assert out["unsure_rates"]["fashion_mnist images"]["all"] > 0.3
     predictor = Predictor.from_folder(folder)
     assert predictor.calibration.temperature == out["calibration"]["temperature"]
-    from classifier.datasets import load_dataset
+    from classifier.data.datasets import load_dataset
     digits = load_dataset("mnist")
     sure = [not predictor.predict(x[..., 0]).unsure for x in digits.x_test[:50]]
     assert np.mean(sure) >= 0.9
 
 
 def test_the_answer_says_it_is_not_sure():
-    from classifier import help_texts
-    from classifier.predict import Prediction
+    from classifier.ui import words
+    from classifier.inference.predict import Prediction
     p = Prediction({"0": 0.4, "1": 0.35, "2": 0.25}, np.zeros((28, 28)), False, unsure=True)
-    assert "**I am not sure**: this does not look like the digits" in help_texts.top_line(p, 0.5, "mnist")
+    assert "**I am not sure**: this does not look like the digits" in words.top_line(p, 0.5, "mnist")
     p.unsure = False
-    assert "Low confidence" in help_texts.top_line(p, 0.5, "mnist")
+    assert "Low confidence" in words.top_line(p, 0.5, "mnist")
 
 
 def test_a_model_that_trained_on_every_image_is_calibrated_on_the_test_set(tmp_path, capsys):
-    from classifier.run import run_training
-    from classifier.settings import TrainSettings
+    from classifier.training.run import run_training
+    from classifier.core.settings import TrainSettings
     from conftest import make_dataset
-    from classifier import datasets
+    from classifier.data import datasets
     data = make_dataset(n_train=60, n_test=30)
     run = run_training(data, "mlp", TrainSettings(epochs=3, validation_split=0.0))
     folder = run.save(tmp_path / "all")

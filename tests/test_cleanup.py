@@ -3,11 +3,22 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from classifier import cleanup
-from classifier.cleanup import (digit, filled_outline, flatten, garment, ink_of, main_strokes,
-                                normalise_width, otsu, polarity, shading, stroke_width, strokes,
-                                without_lines)
-from classifier.preprocess import BlankImage
+from classifier.images import cleanup
+from classifier.images.cleanup import (
+    digit,
+    filled_outline,
+    flatten,
+    garment,
+    ink_of,
+    main_strokes,
+    normalise_width,
+    otsu,
+    polarity,
+    shading,
+    stroke_width,
+    strokes,
+    without_lines)
+from classifier.images.errors import BlankImage
 
 
 def seven(size=280, width=18, ink=0, paper=255, mode="L") -> Image.Image:

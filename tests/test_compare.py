@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier import compare
+from classifier.views import compare
 
 MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
 

@@ -5,9 +5,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifier import datasets
-from classifier.datasets import (FASHION_CLASSES, fashion_mnist_source, load_cats_vs_dogs,
-                                 load_dataset, load_fashion_mnist, load_mnist, read_idx)
+from classifier.data import datasets
+from classifier.data.datasets import (
+    FASHION_CLASSES,
+    fashion_mnist_source,
+    load_cats_vs_dogs,
+    load_dataset,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx)
 
 
 def test_real_fashion_mnist():

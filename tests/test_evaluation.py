@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from classifier.evaluation import Evaluation, evaluate, predict_probabilities
+from classifier.inference.evaluation import Evaluation, evaluate, predict_probabilities
 from conftest import make_dataset
 
 NAMES = ["cat", "dog", "bird"]
@@ -112,7 +112,7 @@ def test_summary(ev):
 
 def test_evaluate_a_logits_model_gives_probabilities():
     import keras
-    from classifier.models import build_model, outputs_logits
+    from classifier.models.registry import build_model, outputs_logits
     keras.utils.set_random_seed(0)
     data = make_dataset(n_train=8, n_test=12, shape=(8, 8, 1), classes=3)
     model = build_model("mlp_logits", data.image_shape, 3)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import gradio as gr
 
-import app
-from classifier.model_formats import runtime_probabilities
-from classifier.session import Session, shipped_names
+from classifier.ui import train_tab
+from classifier.export.formats import runtime_probabilities
+from classifier.serving.session import Session, shipped_names
 
 MLP = next(n for n in shipped_names() if "MLP" in n)
 
@@ -21,7 +21,7 @@ def session():
 
 @pytest.mark.parametrize("fmt", ["tflite", "tflite-int8", "onnx"])
 def test_the_active_model_exports_and_its_file_gives_the_same_answers(session, fmt):
-    file, info = app.export_active(session, fmt)
+    file, info = train_tab.export_active(session, fmt)
     path = file["value"]
     assert file["visible"] and path.startswith(str(session.workdir))
     assert "same top class" in info or "probability" in info
@@ -39,12 +39,12 @@ def test_the_active_model_exports_and_its_file_gives_the_same_answers(session, f
 @pytest.mark.parametrize("fmt", ["../../etc/passwd", 5, None, ["onnx"], "ONNX"])
 def test_a_bad_format_is_a_message(session, fmt):
     with pytest.raises(gr.Error, match="format must be one of"):
-        app.export_active(session, fmt)
+        train_tab.export_active(session, fmt)
 
 
 def test_no_model_is_a_message():
     s = Session()
     s.active_model = None
     with pytest.raises(gr.Error, match="pick a model"):
-        app.export_active(s, "onnx")
+        train_tab.export_active(s, "onnx")
     s.close()

@@ -1,17 +1,16 @@
 """Fair shares between clients, unit by unit (issue 22): who a request is from, the training
 line's round-robin and slot share, the upload meter, the memory budget, the queue's order and
 limits. The same defences against the running app are in test_strangers.py."""
-import time
 from types import SimpleNamespace
 
 import pytest
 
-from classifier import admission
-from classifier.admission import Admission, Refused
-from classifier.clients import client_of
-from classifier.fair_queue import FairQueue, Limits, Released
-from classifier.memory import MemoryBudget
-from classifier.traffic import Meter
+from classifier.serving import admission
+from classifier.serving.admission import Admission, Refused
+from classifier.serving.clients import client_of
+from classifier.ui.fair_queue import FairQueue, Limits, Released
+from classifier.core.memory import MemoryBudget
+from classifier.serving.traffic import Meter
 
 
 # ---------------------------------------------------------------- who a request is from
@@ -133,7 +132,7 @@ def test_a_place_nobody_touches_is_dropped(clock):
 
 # ---------------------------------------------------------------- uploads, memory
 def test_uploads_are_metered_per_network_and_in_all(monkeypatch):
-    from classifier import traffic
+    from classifier.serving import traffic
     now = [0.0]
     monkeypatch.setattr(traffic.time, "monotonic", lambda: now[0])
     meter = Meter(capacity=100, rate=1, total_capacity=250, total_rate=10)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from classifier import figures
+from classifier.images.preprocess import upscale
+from classifier.views import figures
 from conftest import make_dataset
 
 
@@ -26,7 +27,7 @@ def test_probability_frame_marks_the_top_class():
 
 def test_upscale_is_nearest_neighbour():
     img = np.arange(4, dtype=np.uint8).reshape(2, 2, 1)
-    big = figures.upscale(img, 6)
+    big = upscale(img, 6)
     assert big.shape == (6, 6) and (big[:3, :3] == 0).all() and (big[3:, 3:] == 3).all()
 
 

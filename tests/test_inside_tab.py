@@ -6,11 +6,16 @@ os.environ.setdefault("CLASSIFIER_TRAINER", "inline")
 import numpy as np
 import pytest
 
-import app
-from classifier import inside
-from classifier.run import run_training
-from classifier.session import Session
-from classifier.settings import TrainSettings
+
+from classifier.ui import inside_tab
+
+from classifier.images.preprocess import upscale
+
+import gradio as gr
+from classifier.views import inside
+from classifier.training.run import run_training
+from classifier.serving.session import Session
+from classifier.core.settings import TrainSettings
 from conftest import make_dataset
 
 SNEAKER = "assets/examples/fashion-sneaker.png"
@@ -29,8 +34,8 @@ def trained():
 
 
 def test_the_filters_change_with_the_epoch_slider_and_are_that_epochs_weights(trained):
-    first = app.show_inside(trained, "test", 1)
-    last = app.show_inside(trained, "test", 3)
+    first = inside_tab.show_inside(trained, "test", 1)
+    last = inside_tab.show_inside(trained, "test", 3)
     assert "after epoch 1" in first[0] and "after epoch" not in last[0]
     assert not np.array_equal(first[3], last[3])
     kernel = trained.epoch_weights(trained.active_model)[0][0]  # the stem's kernel, epoch 1
@@ -44,7 +49,7 @@ def test_the_filters_change_with_the_epoch_slider_and_are_that_epochs_weights(tr
 def test_a_drawing_is_seen_as_predict_sees_it(trained):
     s = Session()
     s.active_model, s.last_image = "Fashion-MNIST: our CNN (shipped)", SNEAKER
-    text, picture, enlarged, filters, caption = app.show_inside(s, "drawing", 0)
+    text, picture, enlarged, filters, caption = inside_tab.show_inside(s, "drawing", 0)
     views = s.inside[0]
     predictor = s.predictor(s.active_model)
     seen = predictor.prepare(SNEAKER).batch
@@ -54,48 +59,48 @@ def test_a_drawing_is_seen_as_predict_sees_it(trained):
 
 
 def test_a_click_on_a_map_enlarges_that_map(trained):
-    app.show_inside(trained, "test", 0)
+    inside_tab.show_inside(trained, "test", 0)
     views, picture, _ = trained.inside
     x0, y0, x1, y1, view, channel = next(b for b in picture.boxes if views[b[4]].kind == "conv")
     event = type("Select", (), {"index": [(x0 + x1) / 2, (y0 + y1) / 2]})()
-    figure = app.enlarge_map(trained, event)
+    figure = inside_tab.enlarge_map(trained, event)
     assert f"{views[view].name}, channel {channel}" in figure.axes[0].get_title()
     for index in ([5, 2], None, ["a", "b"], [1e12, 1e12], [1, 2, 3]):  # a heading, garbage
-        assert app.enlarge_map(trained, type("Select", (), {"index": index})()) is None
+        assert inside_tab.enlarge_map(trained, type("Select", (), {"index": index})()) is None
 
 
 def test_no_drawing_yet_or_hostile_values_get_a_message():
     s = Session()
     s.active_model = "Fashion-MNIST: MLP (shipped)"
-    assert app.show_inside(s, "drawing", 0)[0].startswith("draw or upload")
-    assert "input must be one of" in app.show_inside(s, "../etc", 0)[0]
-    assert "epoch must be" in app.show_inside(s, "test", "nan")[0]
+    assert inside_tab.show_inside(s, "drawing", 0)[0].startswith("draw or upload")
+    assert "input must be one of" in inside_tab.show_inside(s, "../etc", 0)[0]
+    assert "epoch must be" in inside_tab.show_inside(s, "test", "nan")[0]
     s.active_model = "no such model"
-    assert "pick a model" in app.show_inside(s, "test", 0)[0]
+    assert "pick a model" in inside_tab.show_inside(s, "test", 0)[0]
 
 
 def test_another_test_image_moves_on():
     s = Session()
     s.active_model = "Fashion-MNIST: MLP (shipped)"
-    before = app.show_inside(s, "test", 0)[0]
-    assert app.another_test_image(s) == "test"
-    assert app.show_inside(s, "test", 0)[0] != before
+    before = inside_tab.show_inside(s, "test", 0)[0]
+    assert inside_tab.another_test_image(s) == "test"
+    assert inside_tab.show_inside(s, "test", 0)[0] != before
 
 
 def test_the_map_places_the_drawing_and_a_click_names_that_test_image():
     s = Session()
     s.active_model, s.last_image = "Fashion-MNIST: MLP (shipped)", SNEAKER
-    picture, _, text = app.show_map(s, "Fashion-MNIST: our CNN (shipped)", "pca", 0)
+    picture, _, text = inside_tab.show_map(s, "Fashion-MNIST: our CNN (shipped)", "pca", 0)
     assert picture.shape[1] >= 1000 and "Click a dot" in text
     shown, maps = s.shown_map
     (_, first), (_, second) = maps
     assert len(first.points) == len(second.points) == 2000
     x, y = shown.panels[1].to_pixels(second.points[7:8])[0]
-    image, words = app.show_map_point(s, type("Select", (), {"index": [x, y]})())
+    image, words = inside_tab.show_map_point(s, type("Select", (), {"index": [x, y]})())
     data = s.dataset_of("Fashion-MNIST: MLP (shipped)")
     i = second.indices[7]
-    assert np.array_equal(image, app.figures.upscale(data.x_test[i], 196))
+    assert np.array_equal(image, upscale(data.x_test[i], 196))
     assert f"Test image {i:,}" in words and "our CNN" in words
-    assert app.show_map(s, None, "pca", 0)[0].shape[1] < picture.shape[1]  # one panel, kept map
-    with pytest.raises(app.gr.Error, match="projection must be one of"):
-        app.show_map(s, None, "umap", 0)
+    assert inside_tab.show_map(s, None, "pca", 0)[0].shape[1] < picture.shape[1]  # one panel, kept map
+    with pytest.raises(gr.Error, match="projection must be one of"):
+        inside_tab.show_map(s, None, "umap", 0)

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from classifier import lab
-from classifier.models import MODELS, build_model
-from classifier.run import run_training
-from classifier.settings import TrainSettings
+from classifier.training import lab
+from classifier.models.registry import MODELS, build_model
+from classifier.training.run import run_training
+from classifier.core.settings import TrainSettings
 from conftest import make_dataset
 
 
@@ -74,7 +74,7 @@ def test_every_small_model_takes_the_lab(key):
 
 
 def test_a_one_percent_run_records_fewer_training_images_and_says_so_in_its_name():
-    from classifier.session import Session
+    from classifier.serving.session import Session
     data = make_dataset(n_train=400, n_test=20)
     full = run_training(data, "mlp", TrainSettings(epochs=1, validation_split=0.1))
     small = run_training(data, "mlp", TrainSettings(epochs=1, validation_split=0.1,
@@ -110,7 +110,7 @@ def test_the_take_home_script_draws_the_same_share_and_wrong_labels(tmp_path):
     """The script is standalone (no `classifier` to import), so it carries its own copy of
     the lab's draws: they must pick the very images and labels the app trained on."""
     import importlib.util
-    from classifier.export import write_take_home
+    from classifier.export.take_home import write_take_home
     data = make_dataset(n_train=300, n_test=20)
     s = TrainSettings(epochs=1, data_share=0.1, label_noise=0.3, seed=5)
     run = run_training(data, "mlp", s)

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from classifier.models import MODELS, build_model, outputs_logits, probability_model
-from classifier.predict import Predictor
-from classifier.settings import TrainSettings
-from classifier.storage import load_model, save_model
-from classifier.training import train
+from classifier.models.registry import MODELS, build_model, outputs_logits, probability_model
+from classifier.inference.predict import Predictor
+from classifier.core.settings import TrainSettings
+from classifier.models.storage import load_model, save_model
+from classifier.training.loop import train
 from conftest import make_dataset
 
 SHAPES = {"mobilenetv2": [(28, 28, 1), (32, 32, 3)]}

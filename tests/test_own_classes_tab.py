@@ -16,9 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import app
-from classifier import own_classes
-from classifier.session import Session
+
+from classifier.ui import common, dataset_tab, own_classes_section, predict_tab, train_tab
+
+import gradio as gr
+from classifier.data import own_classes
+from classifier.images.webcam import webcam_frame
+from classifier.serving.session import Session
 from conftest import running_app, uploaded, training
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -48,10 +52,10 @@ def two_classes(n: int = 6) -> Session:
     """A session with 'square' and 'circle', n webcam frames each (Capture and Record)."""
     session = Session()
     for name in ("square", "circle"):
-        app.own_add_class(session, name)
+        own_classes_section.own_add_class(session, name)
     for _ in range(n):
-        app.own_add_frame(session, "square", SQUARE)
-        app.own_record(session, "circle", {"path": None, "url": CIRCLE})  # as Gradio streams it
+        own_classes_section.own_add_frame(session, "square", SQUARE)
+        own_classes_section.own_record(session, "circle", {"path": None, "url": CIRCLE})  # as Gradio streams it
     return session
 
 
@@ -59,25 +63,25 @@ def test_classes_from_the_webcam_train_and_answer_the_webcam():
     """Two classes of webcam frames, the Quick CNN with the defaults the set gets, and the
     Predict tab's webcam handler answering each shape."""
     session = two_classes()
-    picker, pictures, info, bars = app.own_show_class(session, "circle")
+    picker, pictures, info, bars = own_classes_section.own_show_class(session, "circle")
     assert picker["choices"] == [("square (6)", "square"), ("circle (6)", "circle")]
     assert picker["value"] == "circle" and len(pictures["value"]) == 6
     assert pictures["label"] == "circle: 6 images (click one, then Delete)"
     assert bars["value"].to_dict("list") == {"class": ["square", "circle"], "images": [6, 6]}
     assert "would score **50.0%**" in info and "Ready to train" in info
-    text, *_ = app.show_dataset(session, "own", "all classes", 0)
+    text, *_ = dataset_tab.show_dataset(session, "own", "all classes", 0)
     assert text == info and session.dataset_title() == "Your own classes"
-    model, epochs, batch = app.suggest_training(session, "own")
+    model, epochs, batch = dataset_tab.suggest_training(session, "own")
     assert (model["value"], epochs["value"], batch["value"]) == ("cnn_quick", 20, 16)
-    assert app.describe_model("mlp", session)[1:] == ({"value": 20, "__type__": "update"},
+    assert train_tab.describe_model("mlp", session)[1:] == ({"value": 20, "__type__": "update"},
                                                       {"value": 16, "__type__": "update"})
-    assert "parameters for Your own classes (64x64)" in app.model_text("cnn_quick", session)
+    assert "parameters for Your own classes (64x64)" in common.model_text("cnn_quick", session)
     list(training(session, "cnn_quick", 20, 16, "recipe's own", 0, "cosine", 0.1,
                          progress=lambda *a, **k: None))
     name = session.active_model
     assert name.startswith("#1 Your own classes: Quick CNN, 20 epochs")  # not at chance: active
     for frame, shape in ((SQUARE, "square"), ({"url": CIRCLE}, "circle")):
-        bars, text, *_ = app.show_webcam(session, name, frame, 0)
+        bars, text, *_ = predict_tab.show_webcam(session, name, frame, 0)
         assert text.startswith(f"1. **{shape}**"), text
         assert abs(bars["value"]["probability"].sum() - 1) < 0.01
     assert session.last_image is not None  # the sliders and the Inside tab read it
@@ -85,25 +89,25 @@ def test_classes_from_the_webcam_train_and_answer_the_webcam():
 
 def test_files_delete_zip_and_back(tmp_path):
     session = Session()
-    app.own_add_class(session, "red")
+    own_classes_section.own_add_class(session, "red")
     files = [{"path": uploaded(_png((200 - 30 * i, 0, 0)), f"r{i}.png")} for i in range(4)]
-    *view, emptied = app.own_add_files(session, "red", files)
+    *view, emptied = own_classes_section.own_add_files(session, "red", files)
     assert emptied is None and view[0]["choices"] == [("red (4)", "red")]
-    app.own_pick(session, "red", SimpleNamespace(index=1))
-    app.own_delete_image(session, "red")
+    own_classes_section.own_pick(session, "red", SimpleNamespace(index=1))
+    own_classes_section.own_delete_image(session, "red")
     assert session.own.counts() == {"red": 3} and session.own_picked is None
     reds = [int(img[0, 0, 0]) for img, _ in session.own.thumbnails("red")]
     assert reds == [200, 140, 110]  # the second one is gone
-    app.own_add_class(session, "blue")
-    app.own_add_files(session, "blue", [{"path": uploaded(_png((0, 0, 200)), f"b{i}.png")}
+    own_classes_section.own_add_class(session, "blue")
+    own_classes_section.own_add_files(session, "blue", [{"path": uploaded(_png((0, 0, 200)), f"b{i}.png")}
                                         for i in range(5)])
-    zipped = app.own_download(session)["value"]
+    zipped = own_classes_section.own_download(session)["value"]
     other = Session()
-    view = app.own_load_zip(other, {"path": uploaded(Path(zipped).read_bytes(), "mine.zip")})
+    view = own_classes_section.own_load_zip(other, {"path": uploaded(Path(zipped).read_bytes(), "mine.zip")})
     assert other.own.counts() == {"blue": 5, "red": 3} and view[-1] is None
     assert [int(img[0, 0, 0]) for img, _ in other.own.thumbnails("red")] == reds
-    with pytest.raises(app.gr.Error, match="nothing to download yet"):
-        app.own_download(Session())
+    with pytest.raises(gr.Error, match="nothing to download yet"):
+        own_classes_section.own_download(Session())
 
 
 def _png(colour) -> bytes:
@@ -117,9 +121,9 @@ def test_a_change_makes_the_dataset_anew_and_closing_forgets_the_images():
     session.dataset_key = "own"
     first = session.dataset()
     assert session.dataset() is first  # kept while nothing changed
-    app.own_add_frame(session, "square", SQUARE)
+    own_classes_section.own_add_frame(session, "square", SQUARE)
     assert session.dataset() is not first and session.dataset().train_images == 9
-    app.own_image_size(session, "28x28 grey (like MNIST; fastest)")
+    own_classes_section.own_image_size(session, "28x28 grey (like MNIST; fastest)")
     assert session.dataset().image_shape == (28, 28, 1)
     session.close()
     assert session.own.counts() == {} and session._own_built is None
@@ -135,7 +139,7 @@ def test_the_version_counts_every_change_and_a_frame_decodes():
 
     s.add_class("a")
     assert changed()
-    s.add_images("a", own_classes.webcam_frame(SQUARE))
+    s.add_images("a", webcam_frame(SQUARE))
     assert changed() and s.counts() == {"a": 1}
     with pytest.raises(ValueError):
         s.remove_class("nobody")
@@ -145,15 +149,15 @@ def test_the_version_counts_every_change_and_a_frame_decodes():
                  lambda: s.remove_class("b"), s.clear):
         step()
         assert changed()
-    assert Image.open(io.BytesIO(own_classes.webcam_frame({"url": CIRCLE}))).size == (320, 240)
+    assert Image.open(io.BytesIO(webcam_frame({"url": CIRCLE}))).size == (320, 240)
 
 
 def test_not_ready_says_what_to_add():
     session = Session()
     session.dataset_key = "own"
-    assert "make at least 2 classes to train (there are 0)" in app.model_text("cnn_quick", session)
-    app.own_add_class(session, "a")
-    info = app.own_show_class(session, "a")[2]
+    assert "make at least 2 classes to train (there are 0)" in common.model_text("cnn_quick", session)
+    own_classes_section.own_add_class(session, "a")
+    info = own_classes_section.own_show_class(session, "a")[2]
     assert "**Not ready to train yet:** make at least 2 classes" in info
     with pytest.warns(UserWarning, match="make at least 2 classes"):  # the page's warning
         updates = list(training(session, "cnn_quick", 20, 16, "recipe's own", 0,
@@ -163,25 +167,25 @@ def test_not_ready_says_what_to_add():
 
 def test_mobilenet_says_it_starts_from_random_weights():
     """train_form always trains it without ImageNet weights: the text must not promise them."""
-    text = app.model_text("mobilenetv2", Session())
+    text = common.model_text("mobilenetv2", Session())
     assert "**random weights**, not ImageNet's" in text
-    assert "random weights" not in app.model_text("cnn_quick", Session())
+    assert "random weights" not in common.model_text("cnn_quick", Session())
 
 
 def test_a_full_class_stops_adding_and_says_why(monkeypatch):
     monkeypatch.setattr(own_classes, "MAX_PER_CLASS", 2)
     session = Session()
-    app.own_add_class(session, "a")
+    own_classes_section.own_add_class(session, "a")
     for _ in range(2):
-        assert app.own_record(session, "a", {"url": SQUARE})[0] == app.RECORDING
-    status, *rest = app.own_record(session, "a", {"url": SQUARE})
+        assert own_classes_section.own_record(session, "a", {"url": SQUARE})[0] == own_classes_section.RECORDING
+    status, *rest = own_classes_section.own_record(session, "a", {"url": SQUARE})
     assert status.startswith("**Not recording:** class 'a' is full: at most 2 images a class")
     assert rest[-1].active  # the timer clears the message once the frames stop
-    with pytest.raises(app.gr.Error, match=r"Not added: class 'a' is full: at most 2 images"):
-        app.own_add_frame(session, "a", SQUARE)
+    with pytest.raises(gr.Error, match=r"Not added: class 'a' is full: at most 2 images"):
+        own_classes_section.own_add_frame(session, "a", SQUARE)
     assert session.own.counts() == {"a": 2}
     session.own_recorded_at = 0  # no frame for a while: the view once more, the timer off
-    status, *_, timer = app.own_settle(session, "a")
+    status, *_, timer = own_classes_section.own_settle(session, "a")
     assert status == "" and not timer.active
 
 
@@ -191,49 +195,49 @@ def test_webcam_frames_beyond_the_servers_slots_are_dropped_not_queued():
     nothing; once a slot is free, frames are answered again."""
     session = two_classes(2)
     taken = 0
-    while app.WEBCAM_FRAMES.acquire(blocking=False):
+    while common.WEBCAM_FRAMES.acquire(blocking=False):
         taken += 1
     try:
         assert taken == 4
-        assert app.show_webcam(session, MLP, {"url": SQUARE}, 0) == app.gr.skip()
-        assert app.own_record(session, "circle", {"url": CIRCLE}) == app.gr.skip()
+        assert predict_tab.show_webcam(session, MLP, {"url": SQUARE}, 0) == gr.skip()
+        assert own_classes_section.own_record(session, "circle", {"url": CIRCLE}) == gr.skip()
         assert session.own.counts() == {"square": 2, "circle": 2}
     finally:
         for _ in range(taken):
-            app.WEBCAM_FRAMES.release()
-    bars, text, *_ = app.show_webcam(session, MLP, {"url": SQUARE}, 0)
+            common.WEBCAM_FRAMES.release()
+    bars, text, *_ = predict_tab.show_webcam(session, MLP, {"url": SQUARE}, 0)
     assert text.startswith("1. **") and abs(bars["value"]["probability"].sum() - 1) < 0.01
-    assert app.own_record(session, "circle", {"url": CIRCLE})[0] == app.RECORDING
+    assert own_classes_section.own_record(session, "circle", {"url": CIRCLE})[0] == own_classes_section.RECORDING
     assert session.own.counts() == {"square": 2, "circle": 3}
 
 
 # ---------------------------------------------------------------- hostile values, directly
 HUGE = "x" * 5_000_000
 HOSTILE = [  # (handler, its arguments after the state, what the one-line message holds)
-    (app.own_add_class, [float("nan")], "a class name must be text, got float nan"),
-    (app.own_add_class, [HUGE], "has 5,000,000 characters; at most 40"),
-    (app.own_add_class, [["a", "b"]], "must be text, got list"),
-    (app.own_add_class, ["../../etc"], "cannot hold /"),
-    (app.own_rename_class, ["nobody", "x"], "no class called 'nobody'; the classes are: 'a'"),
-    (app.own_rename_class, [None, "x"], "add a class first"),
-    (app.own_remove_class, [{"name": "a"}], "a class name must be text, got dict"),
-    (app.own_show_class, [HUGE], None),  # unknown: the first class is shown
-    (app.own_add_frame, ["nobody", SQUARE], "no class called 'nobody'"),
-    (app.own_add_frame, ["a", {"path": str(SECRET)}], "no webcam picture yet"),
-    (app.own_add_frame, ["a", str(SECRET)], "must be an image as a data URL"),
-    (app.own_add_frame, ["a", "data:image/png;base64," + "A" * 5_000_000], "too large"),
-    (app.own_add_frame, ["a", "data:image/png;base64,!!!!"], "not valid base64"),
-    (app.own_add_frame, ["a", "data:image/png;base64," + base64.b64encode(b"GIF89").decode()],
+    (own_classes_section.own_add_class, [float("nan")], "a class name must be text, got float nan"),
+    (own_classes_section.own_add_class, [HUGE], "has 5,000,000 characters; at most 40"),
+    (own_classes_section.own_add_class, [["a", "b"]], "must be text, got list"),
+    (own_classes_section.own_add_class, ["../../etc"], "cannot hold /"),
+    (own_classes_section.own_rename_class, ["nobody", "x"], "no class called 'nobody'; the classes are: 'a'"),
+    (own_classes_section.own_rename_class, [None, "x"], "add a class first"),
+    (own_classes_section.own_remove_class, [{"name": "a"}], "a class name must be text, got dict"),
+    (own_classes_section.own_show_class, [HUGE], None),  # unknown: the first class is shown
+    (own_classes_section.own_add_frame, ["nobody", SQUARE], "no class called 'nobody'"),
+    (own_classes_section.own_add_frame, ["a", {"path": str(SECRET)}], "no webcam picture yet"),
+    (own_classes_section.own_add_frame, ["a", str(SECRET)], "must be an image as a data URL"),
+    (own_classes_section.own_add_frame, ["a", "data:image/png;base64," + "A" * 5_000_000], "too large"),
+    (own_classes_section.own_add_frame, ["a", "data:image/png;base64,!!!!"], "not valid base64"),
+    (own_classes_section.own_add_frame, ["a", "data:image/png;base64," + base64.b64encode(b"GIF89").decode()],
      "Not added: could not read the image"),  # decodes, and is no image
-    (app.own_add_frame, ["a", [SQUARE] * 3], "got ['data:image/jpeg;b..."),
-    (app.own_add_files, ["a", [{"path": str(SECRET)}, str(SECRET), 7, None]], None),  # skipped
-    (app.own_load_zip, [{"path": str(SECRET)}], "only files uploaded through this app are read"),
-    (app.own_load_zip, [[1, 2]], "upload an image file (got no file)"),
-    (app.own_image_size, [float("nan")], "images must be one of"),
-    (app.own_delete_image, ["a"], "Click an image of the class first"),
-    (app.show_webcam, [MLP, {"path": str(SECRET)}, 1], "no webcam picture"),
-    (app.show_webcam, ["/etc/passwd", SQUARE, 1], "pick a model"),
-    (app.show_webcam, [MLP, SQUARE, float("nan")], "epoch must be"),
+    (own_classes_section.own_add_frame, ["a", [SQUARE] * 3], "got ['data:image/jpeg;b..."),
+    (own_classes_section.own_add_files, ["a", [{"path": str(SECRET)}, str(SECRET), 7, None]], None),  # skipped
+    (own_classes_section.own_load_zip, [{"path": str(SECRET)}], "only files uploaded through this app are read"),
+    (own_classes_section.own_load_zip, [[1, 2]], "upload an image file (got no file)"),
+    (own_classes_section.own_image_size, [float("nan")], "images must be one of"),
+    (own_classes_section.own_delete_image, ["a"], "Click an image of the class first"),
+    (predict_tab.show_webcam, [MLP, {"path": str(SECRET)}, 1], "no webcam picture"),
+    (predict_tab.show_webcam, ["/etc/passwd", SQUARE, 1], "pick a model"),
+    (predict_tab.show_webcam, [MLP, SQUARE, float("nan")], "epoch must be"),
 ]
 
 
@@ -241,14 +245,14 @@ HOSTILE = [  # (handler, its arguments after the state, what the one-line messag
                          ids=[f"{h.__name__}-{i}" for i, (h, _, _) in enumerate(HOSTILE)])
 def test_hostile_values_get_one_line_and_change_nothing(handler, args, message):
     session = Session()
-    app.own_add_class(session, "a")
+    own_classes_section.own_add_class(session, "a")
     before = session.own.counts()
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         if message is None:
             handler(session, *args)
         else:
-            with pytest.raises(app.gr.Error, match=re.escape(message)) as caught:
+            with pytest.raises(gr.Error, match=re.escape(message)) as caught:
                 handler(session, *args)
             said.append(SimpleNamespace(message=caught.value.message))
     for line in (str(s.message) for s in said):  # a value sent may be quoted, cut short
@@ -260,19 +264,19 @@ def test_hostile_values_get_one_line_and_change_nothing(handler, args, message):
 def test_a_hostile_record_frame_is_said_beside_the_webcam_not_raised():
     session = Session()
     for frame in (None, {"url": HUGE}, [1], {"url": "data:image/png;base64,AAAA"}):
-        status, *rest = app.own_record(session, "a", frame)
+        status, *rest = own_classes_section.own_record(session, "a", frame)
         assert status.startswith("**Not recording:**") and "\n" not in status
-        assert rest[:4] == [app.gr.update()] * 4
+        assert rest[:4] == [gr.update()] * 4
     assert session.own.counts() == {}
 
 
 def test_a_click_with_a_hostile_index_is_ignored_or_refused():
     session = two_classes(5)
     for index in (None, [1, 2], "1", 1.0, True, 10**9, -1):
-        app.own_pick(session, "square", SimpleNamespace(index=index))
+        own_classes_section.own_pick(session, "square", SimpleNamespace(index=index))
         try:
-            app.own_delete_image(session, "square")
-        except app.gr.Error as exc:
+            own_classes_section.own_delete_image(session, "square")
+        except gr.Error as exc:
             assert "Click an image" in exc.message or "has 5 images" in exc.message
     assert session.own.counts() == {"square": 5, "circle": 5}
 

@@ -4,10 +4,10 @@ import threading
 import numpy as np
 import pytest
 
-from classifier.models import build_model
-from classifier.predict import Predictor
-from classifier.settings import TrainSettings
-from classifier.training import train
+from classifier.models.registry import build_model
+from classifier.inference.predict import Predictor
+from classifier.core.settings import TrainSettings
+from classifier.training.loop import train
 from conftest import make_dataset
 
 

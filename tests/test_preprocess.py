@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from classifier.preprocess import (ImageTooLarge, NotAnImage, Prepared, open_image, prepare,
-                                  resize_plain, to_gray, to_rgb)
+from classifier.images.errors import ImageTooLarge, NotAnImage
+from classifier.images.preprocess import (
+    Prepared,
+    open_image,
+    prepare,
+    resize_plain,
+    to_gray,
+    to_rgb)
 
 BLANK = "the image is blank"
 NOTHING = "nothing to classify"
@@ -416,7 +422,7 @@ def test_no_tensorflow_keras_or_gradio_import():
 
 
 def test_unreadable_file_is_a_value_error(tmp_path, monkeypatch):
-    from classifier import preprocess
+    from classifier.images import preprocess
     path = tmp_path / "locked.png"
     Image.new("L", (8, 8), 255).save(path)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from classifier.jobs import CallerGone, Job, Record
-from classifier.run import Run
-from classifier.settings import TrainSettings
-from classifier.trainers import train_stream
+from classifier.backends.jobs import CallerGone, Job, Record
+from classifier.training.run import Run
+from classifier.core.settings import TrainSettings
+from classifier.backends.choice import train_stream
 from conftest import items_of, make_dataset, running_app, wait_for
 
 LONG = TrainSettings(epochs=200, batch_size=4, steps_per_execution=1)
@@ -96,7 +96,7 @@ def ray_cluster():
 @pytest.fixture(scope="module")
 def cluster(ray_cluster):
     """The app's Ray back end on that cluster, its two workers warm."""
-    from classifier.ray_trainer import RayTrainer
+    from classifier.backends.ray_cluster import RayTrainer
     trainer = RayTrainer(ray_cluster).start(wait=120)
     yield trainer
     trainer.close()
@@ -150,22 +150,22 @@ def test_a_caller_gone_cancels_the_ray_task(cluster):
 def app_training_on(back_end):
     """The app trains with `back_end` (its admission sized to it); the previous back end, not
     closed meanwhile, comes back afterwards."""
-    from classifier import trainers
-    previous = trainers.use(back_end, close=False)
-    import app  # (a first import starts the app's trainer: this one)
-    slots, app.ADMISSION.slots = app.ADMISSION.slots, back_end.slots
+    from classifier.backends import choice
+    previous = choice.use(back_end, close=False)
+    from classifier.ui import common
+    slots, common.ADMISSION.slots = common.ADMISSION.slots, back_end.slots
     try:
         yield
     finally:
-        app.ADMISSION.slots = slots
-        trainers.use(previous, close=False)
+        common.ADMISSION.slots = slots
+        choice.use(previous, close=False)
 
 
 def test_two_trainings_through_the_app_run_on_two_nodes_and_one_is_cancelled(cluster,
                                                                               monkeypatch):
     from gradio_client import Client
 
-    from classifier.session import Session
+    from classifier.serving.session import Session
     kept = []
     add_run = Session.add_run
 
@@ -217,7 +217,7 @@ def _plot_rows(plot) -> list:
 
 def test_a_killed_ray_worker_costs_one_run_with_rays_reason(cluster):
     """Last here: the next training on that node would start a cold worker."""
-    from classifier.jobs import TrainingLost
+    from classifier.backends.jobs import TrainingLost
     done = threading.Event()
     stream = train_stream(make_dataset(n_train=400, n_test=16), "mlp", LONG, threading.Event(),
                           done=done.set, back_end=cluster)

@@ -12,8 +12,13 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-import app
-from classifier.session import Session
+
+from classifier.ui import dataset_tab, lifecycle, predict_tab
+
+from classifier.serving.session import Session
+
+import gradio as gr
+from classifier.serving.session import Session
 from conftest import running_app, uploaded, training
 
 MLP = "Fashion-MNIST: MLP (shipped)"
@@ -114,18 +119,18 @@ def test_bad_upload_through_the_predict_tab(bad_files, name):
     session, expected = Session(), BAD_FILES[name][1]
     path = str(bad_files[name])
     if expected == "answer":
-        bars, text, seen, *_ = app.show_upload(session, MLP, {"path": path})
+        bars, text, seen, *_ = predict_tab.show_upload(session, MLP, {"path": path})
         top = bars["value"].loc[bars["value"]["answer"] == "top answer", "class"].item()
         assert top in ANSWER_TOPS, (name, text)
         assert seen.shape == (196, 196) and seen.max() > 20  # something visible was read
     else:
-        with pytest.raises(app.gr.Error) as err:
-            app.show_upload(session, MLP, {"path": path})
+        with pytest.raises(gr.Error) as err:
+            predict_tab.show_upload(session, MLP, {"path": path})
         import re
         assert re.search(expected, err.value.message), err.value.message
         assert name in err.value.message  # the user's file name, not a server path
         _assert_clean_message(err.value.message, name)
-    bars, text, *_ = app.show_upload(session, MLP, {"path": uploaded(SNEAKER)})
+    bars, text, *_ = predict_tab.show_upload(session, MLP, {"path": uploaded(SNEAKER)})
     assert "Sneaker" in text
 
 
@@ -137,13 +142,13 @@ def test_bad_upload_through_the_predict_tab(bad_files, name):
 ])
 def test_blank_drawings_say_so_without_an_error(canvas, expected):
     sketch = {"background": None, "layers": [], "composite": canvas}
-    bars, text, seen, *_ = app.show_prediction(Session(), MLP, sketch)
+    bars, text, seen, *_ = predict_tab.show_prediction(Session(), MLP, sketch)
     assert text.startswith(expected) and bars is None and seen is None
 
 
 def test_one_pixel_upload_is_a_clear_answer(tmp_path):
     dot = uploaded(_save(Image.new("L", (1, 1), 255), "PNG"), "dot.png")
-    bars, text, *_ = app.show_upload(Session(), MLP, {"path": dot})
+    bars, text, *_ = predict_tab.show_upload(Session(), MLP, {"path": dot})
     assert text.startswith("Nothing to read") and bars is None
 
 
@@ -222,8 +227,8 @@ def test_bad_zip_upload_gets_a_clear_message_and_writes_nothing_outside(tmp_path
         _zip(path, members(), zipfile.ZIP_DEFLATED if name == "bomb.zip" else zipfile.ZIP_STORED)
     session = Session()
     try:
-        with pytest.raises(app.gr.Error) as err:
-            app.upload_zip(session, str(path))
+        with pytest.raises(gr.Error) as err:
+            dataset_tab.upload_zip(session, str(path))
         import re
         assert re.search(expected, err.value.message), err.value.message
         _assert_clean_message(err.value.message, name)
@@ -240,7 +245,7 @@ def test_nested_folders_zip_loads(tmp_path):
                for i in range(4)}
     session = Session()
     try:
-        assert app.upload_zip(session, _zip(tmp_path / "nested.zip", members))["value"] == "upload"
+        assert dataset_tab.upload_zip(session, _zip(tmp_path / "nested.zip", members))["value"] == "upload"
         assert session.uploaded.class_names == ["dark", "light"]
         assert len(session.uploaded.y_train) + len(session.uploaded.y_test) == 8
     finally:
@@ -268,18 +273,18 @@ def test_closing_the_tab_frees_its_session_at_once(tmp_path):
 
     from conftest import make_dataset
     request = SimpleNamespace(session_hash="tab-1")
-    session = app.new_session(request)[0]
+    session = lifecycle.new_session(request)[0]
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=60, n_test=20)
     list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
                          progress=lambda *a, **k: None))
     folder = session.workdir
     assert session.trained and any(folder.rglob("model.keras"))
-    app.close_tab(SimpleNamespace(session_hash="another-tab"))  # someone else's tab: no effect
+    lifecycle.close_tab(SimpleNamespace(session_hash="another-tab"))  # someone else's tab: no effect
     assert session.trained
-    app.close_tab(request)
+    lifecycle.close_tab(request)
     assert not session.trained and session.uploaded is None and session.stop.is_set()
     assert not folder.exists()
-    app.close_tab(request)  # closing twice is harmless
+    lifecycle.close_tab(request)  # closing twice is harmless
 
 
 def test_an_api_training_keeps_nothing_once_it_returns(tmp_path, monkeypatch):
@@ -287,7 +292,7 @@ def test_an_api_training_keeps_nothing_once_it_returns(tmp_path, monkeypatch):
     call ends, and no file is handed to Gradio's cache (where it would stay downloadable)."""
     import tempfile
     from conftest import make_dataset
-    monkeypatch.setattr(app.Session, "dataset", lambda self: make_dataset(n_train=60, n_test=20))
+    monkeypatch.setattr(Session, "dataset", lambda self: make_dataset(n_train=60, n_test=20))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this run's session folder lands here
     outs = list(training(None, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
                                 progress=lambda *a, **k: None))

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from classifier import robustness as rb
+from classifier.views import robustness as rb
 
 
 def picture(shape=(28, 28), seed=0) -> np.ndarray:
@@ -50,8 +50,8 @@ def test_sweep_points_equal_direct_predictions_from_one_batch(kind):
 
 
 def test_sweep_through_a_keras_mlp():
-    from classifier.models import build_model
-    from classifier.settings import TrainSettings
+    from classifier.models.registry import build_model
+    from classifier.core.settings import TrainSettings
     model = build_model("mlp", (28, 28, 1), 3, TrainSettings(pretrained=False))
     predict = lambda b: np.asarray(model.predict_on_batch(b.astype(np.float32)), np.float64)
     img = picture()

@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from classifier.models import build_model
-from classifier.run import run_training
-from classifier.schedule import schedule_steps, warmup_cosine
-from classifier.settings import TrainSettings
-from classifier.storage import load_model
-from classifier.training import train
+from classifier.models.registry import build_model
+from classifier.training.run import run_training
+from classifier.training.schedule import schedule_steps, warmup_cosine
+from classifier.core.settings import TrainSettings
+from classifier.models.storage import load_model
+from classifier.training.loop import train
 from conftest import make_dataset
 
 

@@ -14,9 +14,15 @@ import httpx
 import pytest
 
 import app
-from classifier.admission import Admission, Refused
-from classifier.train_form import train_settings
-from classifier.traffic import OPEN_STREAMS, stream_key
+
+from classifier.ui import common, dataset_tab, evaluate_tab, lifecycle, predict_tab, train_tab
+
+from classifier.serving.session import Session
+
+import gradio as gr
+from classifier.serving.admission import Admission, Refused
+from classifier.serving.train_form import train_settings
+from classifier.serving.traffic import OPEN_STREAMS, stream_key
 from conftest import running_app, uploaded
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -35,7 +41,7 @@ def server():
         fns = {d["api_name"]: d["id"] for d in httpx.get(f"{url}config").json()["dependencies"]}
         yield SimpleNamespace(http=http, fns=fns)
         http.close()
-        _wait_until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0, 60)
+        _wait_until(lambda: common.ADMISSION.running == 0 and common.ADMISSION.waiting == 0, 60)
 
 
 def _transparent_png(side: int) -> bytes:
@@ -100,17 +106,17 @@ def test_no_event_opens_a_server_path(server, how, path):
 
 
 def test_the_upload_handler_reads_uploads_and_refuses_everything_else(tmp_path):
-    session = app.Session()
-    text = app.show_upload(session, MLP, {"path": uploaded(SNEAKER)})[1]
+    session = Session()
+    text = predict_tab.show_upload(session, MLP, {"path": uploaded(SNEAKER)})[1]
     assert "Sneaker" in text
     outside = tmp_path / "x.png"
     outside.write_bytes(SNEAKER.read_bytes())
     escape = uploaded(SNEAKER) + "/../../../" + str(outside).lstrip("/")
     for bad in (str(outside), {"path": str(outside)}, {"path": escape}, {"composite": str(outside)}, 7):
-        with pytest.raises(app.gr.Error, match="upload an image file"):
-            app.show_upload(session, MLP, bad)
-    with pytest.raises(app.gr.Error, match="a drawing arrives as pixels"):
-        app.show_prediction(session, MLP, {"background": None, "layers": [], "composite": str(outside)})
+        with pytest.raises(gr.Error, match="upload an image file"):
+            predict_tab.show_upload(session, MLP, bad)
+    with pytest.raises(gr.Error, match="a drawing arrives as pixels"):
+        predict_tab.show_prediction(session, MLP, {"background": None, "layers": [], "composite": str(outside)})
 
 
 # ---------------------------------------------------------------- 2. decoding budget
@@ -158,7 +164,8 @@ def test_admission_one_place_per_session_and_a_short_line():
 def test_a_waiting_training_is_told_its_place_and_when_it_should_start(monkeypatch):
     """Issue 11 item 5: the place in line, and an estimate from recent runs' lengths (none
     before any run has ended)."""
-    from classifier import admission, help_texts
+    from classifier.serving import admission
+    from classifier.ui import words
     clock = [1000.0]
     monkeypatch.setattr(admission.time, "monotonic", lambda: clock[0])
     line = Admission(slots=2, stale=3600)
@@ -166,14 +173,14 @@ def test_a_waiting_training_is_told_its_place_and_when_it_should_start(monkeypat
     assert a.wait(0) and b.wait(0)
     c, d, e = line.enter("c"), line.enter("d"), line.enter("e")
     assert c.wait_estimate() is None  # nothing to go by yet
-    assert "next in line" in help_texts.waiting_line(c.ahead(), 2, c.wait_estimate())
+    assert "next in line" in words.waiting_line(c.ahead(), 2, c.wait_estimate())
     clock[0] += 40
     a.leave()  # a 40 s run: c takes its slot
     assert c.wait(0) and (d.ahead(), e.ahead()) == (0, 1)
     clock[0] += 10  # b has run 50 s, c 10 s: runs take 40 s
     assert d.wait_estimate() == pytest.approx(0)  # b is past the typical length: any moment
     assert e.wait_estimate() == pytest.approx(30)  # c's slot frees in 30 s
-    text = help_texts.waiting_line(e.ahead(), 2, e.wait_estimate())
+    text = words.waiting_line(e.ahead(), 2, e.wait_estimate())
     assert "1 training ahead; it should start in about 30 s" in text
 
 
@@ -194,8 +201,8 @@ def test_abandoned_trainings_neither_fill_the_queue_nor_run(server):
     assert call(server, "predict", [MLP, upload(server, SNEAKER)])["event"] == "complete"
     assert call(server, "samples", ["fashion_mnist", 1, 0])["event"] == "complete"
     assert time.monotonic() - t < 10
-    _wait_until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0,
-                app.START_GRACE + 15)
+    _wait_until(lambda: common.ADMISSION.running == 0 and common.ADMISSION.waiting == 0,
+                train_tab.START_GRACE + 15)
 
 
 def test_a_training_stops_within_a_second_once_its_caller_goes(server):
@@ -204,7 +211,7 @@ def test_a_training_stops_within_a_second_once_its_caller_goes(server):
         for line in stream.iter_lines():
             if line.startswith("data:") and ", batch " in line:
                 break  # its steps are running (the status line counts batches): hang up
-    assert _wait_until(lambda: app.ADMISSION.running == 0, 5) < 1.5
+    assert _wait_until(lambda: common.ADMISSION.running == 0, 5) < 1.5
 
 
 def test_one_session_holds_one_training(server):
@@ -225,7 +232,7 @@ def test_one_session_holds_one_training(server):
             if "already have a training" in line:
                 break
     assert second["event"] == "complete"  # another session trains meanwhile
-    _wait_until(lambda: app.ADMISSION.running == 0, 5)
+    _wait_until(lambda: common.ADMISSION.running == 0, 5)
 
 
 # ---------------------------------------------------------------- 5, 7. malformed and oversized arguments
@@ -280,9 +287,9 @@ def test_sessions_that_send_nothing_are_forgotten(server):
         assert join(server, server.fns["lambda"], ["mnist"], session=f"throwaway-{i}")["event"] == "complete"
     holder = app.demo.state_holder
     assert sum(s.startswith("throwaway-") for s in holder.session_data) == 40
-    assert app.forget_idle_sessions(app.demo, idle=3600) == 0  # not idle long enough yet
+    assert lifecycle.forget_idle_sessions(app.demo, idle=3600) == 0  # not idle long enough yet
     time.sleep(1.1)
-    assert app.forget_idle_sessions(app.demo, idle=1) >= 40
+    assert lifecycle.forget_idle_sessions(app.demo, idle=1) >= 40
     assert not any(s.startswith("throwaway-") for s in holder.session_data)
 
 
@@ -290,7 +297,7 @@ def test_an_open_page_is_not_forgotten(server):
     with server.http.stream("GET", "heartbeat/open-page") as beat:
         join(server, server.fns["lambda"], ["mnist"], session="open-page")
         time.sleep(1.1)
-        app.forget_idle_sessions(app.demo, idle=1)
+        lifecycle.forget_idle_sessions(app.demo, idle=1)
         assert "open-page" in app.demo.state_holder.session_data
         beat.close()
 
@@ -305,11 +312,11 @@ def test_stream_keys():
 
 
 def test_seeds_out_of_range_get_a_message_naming_them():
-    session = app.Session()
-    for handler, args, name in ((app.show_evaluation, (session, MLP), "sample seed"),
-                                (app.show_dataset, (session, "fashion_mnist", "all classes"), "shuffle seed")):
+    session = Session()
+    for handler, args, name in ((evaluate_tab.show_evaluation, (session, MLP), "sample seed"),
+                                (dataset_tab.show_dataset, (session, "fashion_mnist", "all classes"), "shuffle seed")):
         for seed in (-5, float("nan"), 2**40):
-            with pytest.raises(app.gr.Error, match=f"{name} must be a number from 0 to 4294967295"):
+            with pytest.raises(gr.Error, match=f"{name} must be a number from 0 to 4294967295"):
                 handler(*args, seed)
 
 

@@ -21,9 +21,13 @@ import pytest
 from PIL import Image
 
 import app
-from classifier import traffic
-from classifier.fair_queue import RELEASED
-from conftest import running_app, uploaded
+
+from classifier.ui import common, fair_queue, lifecycle, own_classes_section, train_tab
+
+import gradio as gr
+from classifier.serving import traffic
+from classifier.ui.fair_queue import RELEASED
+from conftest import running_app
 
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = Path("assets/examples/fashion-sneaker.png")
@@ -115,12 +119,12 @@ def test_idle_webcam_streams_neither_block_visitors_nor_stay_open(server):
         reader.join(timeout=40)
     late = [s for s in sessions if closed.get(s) is None]
     assert not late, f"{len(late)} streams never closed"
-    assert max(closed[s] - joined[s] for s in sessions) < app.FairQueue.limits.stream_idle + 5
+    assert max(closed[s] - joined[s] for s in sessions) < fair_queue.FairQueue.limits.stream_idle + 5
 
 
 def test_a_network_past_its_share_of_webcam_streams_is_refused_at_once(server, monkeypatch):
-    monkeypatch.setattr(app.FairQueue.limits, "client_streams", 6)
-    monkeypatch.setattr(app.FairQueue.limits, "stream_idle", 60)  # none closes meanwhile
+    monkeypatch.setattr(fair_queue.FairQueue.limits, "client_streams", 6)
+    monkeypatch.setattr(fair_queue.FairQueue.limits, "stream_idle", 60)  # none closes meanwhile
     joins = [_join(server, "show_webcam", [None, MLP, _frame(), 0]) for _ in range(9)]
     refused = [r for r in joins if r.status_code == 400]
     assert [r.status_code for r in joins[:6]] == [200] * 6 and len(refused) >= 2
@@ -133,7 +137,7 @@ def test_one_person_with_free_session_ids_cannot_take_the_trainers(server, monke
     """Ten trainings from one network with 600 s budgets, their streams read: a visitor from
     another network is not refused, is next in line, and gets a trainer once a stranger's run
     has had its share (4 s here) while the visitor waits."""
-    monkeypatch.setattr(app.ADMISSION, "share", 4.0)
+    monkeypatch.setattr(common.ADMISSION, "share", 4.0)
     long = ["mlp", 50, 64, "recipe's own", 0, "cosine", 0.1, 600, *LAB]
     stop, finals = threading.Event(), []
 
@@ -149,7 +153,7 @@ def test_one_person_with_free_session_ids_cannot_take_the_trainers(server, monke
     threads = [threading.Thread(target=stranger, daemon=True) for _ in range(10)]
     for thread in threads:
         thread.start()
-    assert _until(lambda: app.ADMISSION.running == 2 and app.ADMISSION.waiting == 8, 60)
+    assert _until(lambda: common.ADMISSION.running == 2 and common.ADMISSION.waiting == 8, 60)
     visitor = uuid.uuid4().hex[:11]
     r = _join(server, "train", [None, "mlp", 1, 64, "recipe's own", 0, "cosine", 0.1, 0, *LAB],
               visitor, headers=VISITOR)
@@ -176,7 +180,7 @@ def test_one_person_with_free_session_ids_cannot_take_the_trainers(server, monke
     assert "runs take turns of up to 5 s" in finals[0], finals[0][:300]
     for thread in threads:
         thread.join(timeout=30)
-    assert _until(lambda: app.ADMISSION.running == 0 and app.ADMISSION.waiting == 0, 60)
+    assert _until(lambda: common.ADMISSION.running == 0 and common.ADMISSION.waiting == 0, 60)
 
 
 def _until(condition, seconds: float):
@@ -203,7 +207,7 @@ def test_unread_events_from_one_network_neither_fill_the_queue_nor_run(server):
         if page.status_code == 400:
             assert "requests from your network" in page.json()["detail"]
         longest = max(longest, len(app.demo._queue))
-    assert set(statuses) <= {200, 400} and longest <= app.FairQueue.limits.client_waiting
+    assert set(statuses) <= {200, 400} and longest <= fair_queue.FairQueue.limits.client_waiting
     assert _predict_seconds(server, VISITOR) < 5
     assert _until(lambda: len(app.demo._queue) == 0, 20), "unread events dropped"
 
@@ -269,7 +273,7 @@ def test_long_urls_are_refused_cleanly_and_only_huggingface_may_frame_the_page(s
 def test_a_links_note_is_plain_text():
     request = SimpleNamespace(query_params={"[Log in](https://evil.example/x)": "1",
                                             "![x](https://evil.example/i.png)": "<b>"})
-    *_, note = app.link_dataset(request)
+    *_, note = train_tab.link_dataset(request)
     assert "<a" not in note["value"] and "<img" not in note["value"] and "<b>" not in note["value"]
     assert "[Log in](https://evil.example/x)" in note["value"]  # shown as text, never a link
 
@@ -280,12 +284,12 @@ def test_an_open_page_idle_for_long_is_let_go_and_told_so_when_it_returns(server
     with server.http.stream("GET", f"heartbeat/{session}"):
         assert _join(server, "new_session", [], session).status_code == 200
         assert _messages(server, session, seconds=20)[-1].get("success")
-        assert session in app._OPEN
+        assert session in lifecycle._OPEN
         time.sleep(1.2)
-        assert app.forget_idle_sessions(app.demo, idle=3600, tab_idle=3600) == 0 or \
+        assert lifecycle.forget_idle_sessions(app.demo, idle=3600, tab_idle=3600) == 0 or \
             session in app.demo.state_holder.session_data  # an open page is kept...
-        app.forget_idle_sessions(app.demo, idle=3600, tab_idle=1)  # ...until idle for long
-        assert session not in app.demo.state_holder.session_data and session not in app._OPEN
+        lifecycle.forget_idle_sessions(app.demo, idle=3600, tab_idle=1)  # ...until idle for long
+        assert session not in app.demo.state_holder.session_data and session not in lifecycle._OPEN
         r = _join(server, "show_webcam", [None, MLP, _frame(), 0], session)
     assert r.status_code == 400 and "reload the page" in r.json()["detail"]
     assert RELEASED.why(session)
@@ -302,19 +306,19 @@ def _camera_frame(seed: int) -> str:
 def test_sessions_filling_their_classes_stop_at_the_servers_memory_budget(monkeypatch):
     """A budget of 100 images: two pages of one network stop at its half, with a message; a
     page of another network still adds, up to the whole; what they hold stays under it."""
-    from classifier.memory import MemoryBudget
-    from classifier.session import HELD_PER_IMAGE, Session
+    from classifier.core.memory import MemoryBudget
+    from classifier.serving.session import HELD_PER_IMAGE, Session
     budget = MemoryBudget(limit=100 * HELD_PER_IMAGE, client_share=0.5)
     pages = [Session(client=c, budget=budget) for c in ("school", "school", "home", "home", "cafe")]
     for page in pages:
         budget.add(page)
-        app.own_add_class(page, "a")
+        own_classes_section.own_add_class(page, "a")
     frame, refusals = _camera_frame(0), {}
     for i, page in enumerate(pages):
         for _ in range(60):
             try:
-                app.own_add_frame(page, "a", frame)
-            except app.gr.Error as exc:
+                own_classes_section.own_add_frame(page, "a", frame)
+            except gr.Error as exc:
                 refusals[i] = str(exc)
                 break
     counts = [page.own.total() for page in pages]
@@ -324,4 +328,4 @@ def test_sessions_filling_their_classes_stop_at_the_servers_memory_budget(monkey
     assert "memory for everyone's images and models is full" in refusals[4]
     assert budget.used() <= budget.limit
     pages[0].close()  # a page let go: its room comes back
-    app.own_add_frame(pages[4], "a", frame)
+    own_classes_section.own_add_frame(pages[4], "a", frame)

@@ -3,9 +3,9 @@ references computed here (Keras sub-models, numpy's SVD, brute-force neighbours,
 import numpy as np
 import pytest
 
-from classifier import test_map as tm
-from classifier.models import build_model, probability_model
-from classifier.settings import TrainSettings
+from classifier.views import test_map as tm
+from classifier.models.registry import build_model, probability_model
+from classifier.core.settings import TrainSettings
 from conftest import make_dataset
 
 NAMES = ["Ankle boot", "Bag", "Coat"]

@@ -3,8 +3,10 @@ import re
 
 import pytest
 
-import app
-from classifier.session import Session
+from classifier.ui import train_tab
+
+import gradio as gr
+from classifier.serving.session import Session
 from conftest import make_dataset, training
 
 QUIET = dict(progress=lambda *a, **k: None)
@@ -20,8 +22,8 @@ def test_a_refused_setting_keeps_the_last_runs_curves_and_files():
     session = _session()
     outs = list(training(session, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))
     assert len(outs) == 1 and outs[0][0] is session
-    assert all(out == app.gr.update() for out in outs[0][1:])  # nothing replaced by "Error"
-    with pytest.raises(app.gr.Error, match="learning rate must be a number from 0 to 10, got -0.5"):
+    assert all(out == gr.update() for out in outs[0][1:])  # nothing replaced by "Error"
+    with pytest.raises(gr.Error, match="learning rate must be a number from 0 to 10, got -0.5"):
         list(training(None, "mlp", 1, 16, "adam", -0.5, "cosine", 0.1, **QUIET))  # API
 
 
@@ -32,8 +34,8 @@ def test_a_new_run_clears_the_old_runs_heat_map_model_and_files_first():
     second = training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
     opening = next(second)
     assert opening[4] is None  # heat-map
-    assert opening[5] == app.gr.update(visible=False, value=None)  # download button
-    assert opening[6] == app.gr.update(visible=False, value=None)  # take-home files
+    assert opening[5] == gr.update(visible=False, value=None)  # download button
+    assert opening[6] == gr.update(visible=False, value=None)  # take-home files
     assert "Starting" in opening[3]
     list(second)
     session.close()
@@ -47,7 +49,7 @@ def test_stop_stops_the_running_run_after_several_runs_in_one_session():
     for out in run:  # epochs of a fraction of a second: the page may skip from epoch 1 to 3
         shown = re.match(r"Epoch \*\*(\d+)/", str(out[3]))
         if shown and int(shown.group(1)) >= 2:
-            app.stop_training(session)
+            train_tab.stop_training(session)
             break
     final = list(run)[-1][3]
     assert final.startswith("Stopped"), final
@@ -57,9 +59,9 @@ def test_stop_stops_the_running_run_after_several_runs_in_one_session():
 
 def test_stop_with_nothing_running_says_so(monkeypatch):
     said = []
-    monkeypatch.setattr(app.gr, "Info", said.append)
+    monkeypatch.setattr(gr, "Info", said.append)
     session = Session()
-    app.stop_training(session)
+    train_tab.stop_training(session)
     assert said == ["Nothing is training now."]
 
 
@@ -82,5 +84,5 @@ def test_a_time_budget_run_draws_seconds_and_ends_on_time():
 
 @pytest.mark.parametrize("seconds", [-1, 2, 601, "soon", float("nan"), [5]])
 def test_a_bad_time_budget_is_refused_with_a_message(seconds):
-    with pytest.raises(app.gr.Error, match="time budget"):
+    with pytest.raises(gr.Error, match="time budget"):
         list(training(None, "mlp", 1, 16, "adam", 0, "cosine", 0.1, seconds, **QUIET))

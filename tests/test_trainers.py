@@ -5,10 +5,11 @@ import time
 
 import pytest
 
-from classifier import trainers
-from classifier.trainers import InlineTrainer, train_stream
-from classifier.run import Run
-from classifier.settings import TrainSettings
+from classifier.backends import choice
+from classifier.backends.inline import InlineTrainer
+from classifier.backends.choice import train_stream
+from classifier.training.run import Run
+from classifier.core.settings import TrainSettings
 from conftest import make_dataset
 
 
@@ -53,7 +54,7 @@ def test_the_back_end_comes_from_the_environment(monkeypatch, env, kind):
     monkeypatch.delenv("CLASSIFIER_TRAINER", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    back_end = trainers._from_environment()  # built, not started: no processes yet
+    back_end = choice._from_environment()  # built, not started: no processes yet
     assert type(back_end).__name__ == kind
     assert back_end.slots == int(env.get("CLASSIFIER_TRAIN_SLOTS", 2))
 
@@ -61,4 +62,4 @@ def test_the_back_end_comes_from_the_environment(monkeypatch, env, kind):
 def test_an_unknown_back_end_is_refused(monkeypatch):
     monkeypatch.setenv("CLASSIFIER_TRAINER", "cloud")
     with pytest.raises(ValueError, match="inline, processes or ray"):
-        trainers._from_environment()
+        choice._from_environment()

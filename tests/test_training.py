@@ -6,11 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from classifier.models import build_model
-from classifier.run import run_training
-from classifier.settings import TrainSettings
-from classifier.training import per_class_accuracy, train
-from classifier.transfer import train_cached
+from classifier.models.registry import build_model
+from classifier.training.run import run_training
+from classifier.core.settings import TrainSettings
+from classifier.training.loop import per_class_accuracy, train
+from classifier.training.transfer import train_cached
 from conftest import make_dataset
 
 
@@ -63,9 +63,9 @@ def test_stop_request_ends_training_and_keeps_weights():
 
 
 def test_a_stop_in_a_later_epoch_counts_the_complete_ones_and_says_where():
-    from classifier.help_texts import final_line
-    from classifier.evaluation import evaluate
-    from classifier.run import Run
+    from classifier.ui.words import final_line
+    from classifier.inference.evaluation import evaluate
+    from classifier.training.run import Run
     data = make_dataset(n_train=400, n_test=20)
     stop = threading.Event()
     settings = TrainSettings(epochs=5, batch_size=10, steps_per_execution=2)
@@ -89,7 +89,7 @@ def test_batch_counts_and_eta_stay_in_range_when_an_epoch_is_shorter_than_a_step
 
 
 def test_an_optimizer_picked_without_a_learning_rate_gets_its_own_default():
-    from classifier.training import default_learning_rate
+    from classifier.models.registry import default_learning_rate
     assert default_learning_rate("mlp", "sgd") == 0.05  # not the MLP recipe's adam 2e-3
     assert default_learning_rate("mlp", "rmsprop") == 1e-3
     assert default_learning_rate("mlp", "adam") is None  # the recipe's own optimizer: its own rate
@@ -100,8 +100,8 @@ def test_an_optimizer_picked_without_a_learning_rate_gets_its_own_default():
 
 def _run_with(model_key, result, accuracy, data=None):
     """A Run whose test set is answered right `accuracy` of the time (3 balanced classes)."""
-    from classifier.evaluation import Evaluation
-    from classifier.run import Run
+    from classifier.inference.evaluation import Evaluation
+    from classifier.training.run import Run
     data = data or make_dataset(n_train=30, n_test=300)
     y = data.y_test
     right = np.arange(len(y)) < round(accuracy * len(y))
@@ -113,8 +113,8 @@ def _run_with(model_key, result, accuracy, data=None):
 
 
 def test_a_stopped_batch_norm_model_far_below_its_training_accuracy_says_why():
-    from classifier.help_texts import final_line
-    from classifier.training import TrainResult
+    from classifier.ui.words import final_line
+    from classifier.training.loop import TrainResult
     stopped = TrainResult({"accuracy": [0.7, 0.79]}, [], 1, 16.0, "stop requested", (2, 784, 844))
     text = final_line(_run_with("cnn_bn", stopped, 0.52))
     assert "in epoch 2 at batch 784/844 after 1 complete epoch" in text
@@ -126,8 +126,8 @@ def test_a_stopped_batch_norm_model_far_below_its_training_accuracy_says_why():
 
 
 def test_a_run_at_chance_level_says_why_and_is_not_made_active():
-    from classifier.help_texts import final_line
-    from classifier.training import TrainResult
+    from classifier.ui.words import final_line
+    from classifier.training.loop import TrainResult
     result = TrainResult({"loss": [float("nan")]}, [], 1, 3.0)
     run = _run_with("mlp", result, 1 / 3)
     assert run.evaluation.near_chance() and run.evaluation.baseline == pytest.approx(1 / 3)
@@ -209,7 +209,7 @@ def test_val_per_class_weighted_by_class_counts_is_val_accuracy(key):
 
 
 def test_val_per_class_spreads_its_subset_and_needs_validation(monkeypatch):
-    from classifier import training
+    from classifier.training import loop as training
     data = make_dataset(n_train=64, n_test=8, classes=4)
     order = np.argsort(data.y_train, kind="stable")  # a validation set sorted by class
     data = replace(data, x_val=data.x_train[order], y_val=data.y_train[order])
@@ -238,7 +238,7 @@ def test_per_class_accuracy_is_nan_for_a_missing_class():
 
 
 def test_epoch_weights_are_kept_per_epoch_for_small_models(monkeypatch):
-    from classifier import training
+    from classifier.training import loop as training
     data = make_dataset(n_train=48, n_test=8)
     settings = TrainSettings(epochs=2, batch_size=16)
     model, result = _fit(data, settings)
@@ -252,7 +252,7 @@ def test_epoch_weights_are_kept_per_epoch_for_small_models(monkeypatch):
 
 
 def test_cached_transfer_reports_per_class_and_keeps_the_full_models_weights(monkeypatch):
-    from classifier import training
+    from classifier.training import loop as training
     data = make_dataset(n_train=16, n_test=4, shape=(32, 32, 3), classes=2)
     settings = TrainSettings(epochs=1, batch_size=8, pretrained=False)
     model = build_model("mobilenetv2", data.image_shape, 2, settings)

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from classifier.models import build_model
-from classifier.run import run_training
-from classifier.settings import TrainSettings
-from classifier.storage import load_model
-from classifier.training import train
-from classifier.transfer import split_frozen, train_cached
+from classifier.models.registry import build_model
+from classifier.training.run import run_training
+from classifier.core.settings import TrainSettings
+from classifier.models.storage import load_model
+from classifier.training.loop import train
+from classifier.training.transfer import split_frozen, train_cached
 from conftest import make_dataset
 
 SETTINGS = TrainSettings(epochs=2, batch_size=8, pretrained=False, seed=0, lr_schedule="constant",
@@ -89,15 +89,16 @@ def test_cached_training_refuses_a_model_it_cannot_split():
 
 def test_imagenet_weights_are_used_where_they_can_be_had(tmp_path, monkeypatch):
     """Offline and not cached: random weights, said so; in Keras' cache: ImageNet's, said so."""
-    from classifier import help_texts, models
+    from classifier.ui import words
+    from classifier.models import pretrained
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("CLASSIFIER_OFFLINE", "1")
-    monkeypatch.setattr(models, "_IMAGENET", {})
-    assert models.mobilenet_size((28, 28, 1)) == 96 and models.mobilenet_size((160, 160, 3)) == 160
-    assert not models.imagenet_weights_ready(96)
-    assert "random weights" in help_texts.model_note("mobilenetv2", "own", False)
+    monkeypatch.setattr(pretrained, "_IMAGENET", {})
+    assert pretrained.mobilenet_size((28, 28, 1)) == 96 and pretrained.mobilenet_size((160, 160, 3)) == 160
+    assert not pretrained.imagenet_weights_ready(96)
+    assert "random weights" in words.model_note("mobilenetv2", "own", False)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5").write_bytes(b"x")
-    assert models.imagenet_weights_ready(96)  # found once it is there, though offline
-    assert not models.imagenet_weights_ready(160)
-    assert "ImageNet's weights" in help_texts.model_note("mobilenetv2", "own", True)
+    assert pretrained.imagenet_weights_ready(96)  # found once it is there, though offline
+    assert not pretrained.imagenet_weights_ready(160)
+    assert "ImageNet's weights" in words.model_note("mobilenetv2", "own", True)

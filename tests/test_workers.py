@@ -8,11 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from classifier.jobs import CallerGone, TrainingLost
-from classifier.run import Run
-from classifier.settings import TrainSettings
-from classifier.trainers import InlineTrainer, train_stream
-from classifier.workers import ProcessTrainer
+from classifier.backends.jobs import CallerGone, TrainingLost
+from classifier.training.run import Run
+from classifier.core.settings import TrainSettings
+from classifier.backends.inline import InlineTrainer
+from classifier.backends.choice import train_stream
+from classifier.backends.processes import ProcessTrainer
 from conftest import items_of, make_dataset, wait_for
 
 LONG = TrainSettings(epochs=200, batch_size=4, steps_per_execution=1)

@@ -1,0 +1,141 @@
+"""Predict one user image: preprocessing, probabilities for every class, what the model saw.
+
+`Predictor.predict_with_weights` answers with other weights of the same model (e.g. one epoch's,
+from `TrainResult.epoch_weights`) on a private copy, leaving the live model untouched.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibration import Calibration
+from ..images.preprocess import Prepared, prepare
+
+
+@dataclass
+class Prediction:
+    probabilities: dict[str, float]     # every class, in class order, summing to 1
+    seen: np.ndarray                    # the image the model took (28x28 for the small datasets)
+    inverted: bool
+    unsure: bool = False                # below the model's calibrated threshold (calibration.py)
+
+    @property
+    def label(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
+
+
+class Predictor:
+    """A model ready to answer one image at a time, fast (no `model.predict` per call)."""
+
+    def __init__(self, model, class_names: list[str], style: str, meta: dict | None = None):
+        from ..models.registry import probability_model
+        self.trained = model                # as trained: what epoch weights belong to
+        self.model = probability_model(model)
+        self.class_names = list(class_names)
+        self.style = style
+        self.image_shape = tuple(int(d) for d in model.input_shape[1:])
+        self.meta = meta or {}
+        self.calibration = Calibration.from_dict(self.meta.get("calibration"))
+        self._copy_lock = threading.Lock()  # Gradio calls handlers from several threads
+        self._copy = None                   # (clone of `trained`, its probability model)
+        self._copy_weights: list[np.ndarray] | None = None  # what the clone holds now
+
+    @classmethod
+    def from_folder(cls, folder) -> "Predictor":
+        from ..models.storage import load_model
+        model, meta = load_model(folder)
+        return cls(model, meta["class_names"], meta.get("style", "plain"), meta)
+
+    def prepare(self, image) -> Prepared:
+        return prepare(image, self.image_shape, self.style)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities for a uint8 batch (N, H, W, C)."""
+        out = self.model.predict_on_batch(batch.astype(np.float32))
+        return np.asarray(out, dtype=np.float64)
+
+    def probabilities_at(self, batch: np.ndarray, weights: list[np.ndarray] | None) -> np.ndarray:
+        """`probabilities` with the live weights (None) or with `weights`, e.g. one epoch's."""
+        if weights is None:
+            return self.probabilities(batch)
+        with self._copy_lock:
+            out = self._model_with(weights).predict_on_batch(batch.astype(np.float32))
+        return np.asarray(out, dtype=np.float64)
+
+    def using(self, weights: list[np.ndarray] | None, fn):
+        """`fn(model)` on the trained model (None) or on the private copy holding `weights`,
+        e.g. to look inside the network as it was after one epoch."""
+        if weights is None:
+            return fn(self.trained)
+        with self._copy_lock:
+            self._model_with(weights)
+            return fn(self._copy[0])
+
+    def predict(self, image) -> Prediction:
+        """Prepare any user image and return every class's probability."""
+        prepared = self.prepare(image)
+        return self._prediction(prepared, self.probabilities(prepared.batch)[0])
+
+    def predict_with_weights(self, image, weights: list[np.ndarray]) -> Prediction:
+        """`predict` with `weights` (the trained model's `get_weights()` layout, e.g. one of
+        `TrainResult.epoch_weights`) loaded into a copy of the model made on first use; the live
+        model is not touched. Passing the same list again skips reloading it."""
+        prepared = self.prepare(image)
+        with self._copy_lock:
+            out = self._model_with(weights).predict_on_batch(prepared.batch.astype(np.float32))
+        return self._prediction(prepared, np.asarray(out, dtype=np.float64)[0])
+
+    def predict_at(self, image, weights: list[np.ndarray] | None) -> Prediction:
+        """`predict` with the live weights (None) or with `weights`, e.g. one epoch's."""
+        return self.predict(image) if weights is None else self.predict_with_weights(image, weights)
+
+    def predict_shrunk(self, image, weights: list[np.ndarray] | None = None) -> Prediction:
+        """The answer on the image merely shrunk to the input size: no inversion, cropping or
+        centring, to show what the clean-up is for."""
+        prepared = prepare(image, self.image_shape, "plain")
+        if weights is None:
+            return self._prediction(prepared, self.probabilities(prepared.batch)[0])
+        with self._copy_lock:
+            out = self._model_with(weights).predict_on_batch(prepared.batch.astype(np.float32))
+        return self._prediction(prepared, np.asarray(out, dtype=np.float64)[0])
+
+    def explain(self, image, class_index: int, weights: list[np.ndarray] | None = None):
+        """Saliency (classifier.saliency) of `class_index` for the cleaned-up image."""
+        from .saliency import saliency
+        batch = self.prepare(image).batch.astype(np.float32)
+        if weights is None:
+            return saliency(self.model, batch, class_index)
+        with self._copy_lock:
+            return saliency(self._model_with(weights), batch, class_index)
+
+    def _model_with(self, weights: list[np.ndarray]):
+        """The private copy's probability model holding `weights` (call with the lock held)."""
+        import keras
+        from ..models.registry import probability_model
+        if self._copy is None:
+            clone = keras.models.clone_model(self.trained)
+            self._copy = clone, probability_model(clone)
+        clone, model = self._copy
+        if weights is not self._copy_weights:
+            if len(weights) != len(clone.weights):
+                raise ValueError(f"got {len(weights)} weight arrays, but model "
+                                 f"{self.trained.name!r} has {len(clone.weights)}: pass "
+                                 "weights saved from this model, e.g. an epoch's")
+            self._copy_weights = None  # in case set_weights fails half way
+            clone.set_weights(weights)
+            self._copy_weights = weights
+        return model
+
+    def _prediction(self, prepared: Prepared, p: np.ndarray) -> Prediction:
+        """A `Prediction` from one image's probabilities (normalised to sum to 1)."""
+        p = p / p.sum()
+        cal = self.calibration
+        unsure = cal is not None and bool(
+            cal.unsure(p) or (self.style != "plain" and cal.unlike_training(prepared.seen)))
+        return Prediction(dict(zip(self.class_names, map(float, p))), prepared.seen,
+                          prepared.inverted, unsure)

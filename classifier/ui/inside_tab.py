@@ -1,0 +1,171 @@
+"""The Inside the network tab: every layer's response to the input and the first layer's filters,
+a clicked map enlarged; a map of the test set by the model's last hidden layer."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+
+from ..core import arguments
+from ..images.errors import BlankImage
+from ..images.preprocess import upscale
+from ..views import inside, test_map
+from . import words
+from .common import CHECKED, PRIVATE, epoch_slider, pick_second, session_of, short_name, what_is_happening
+
+
+def show_inside(state, source, epoch):
+    """Every layer's response to the input and the first layer's filters, for the active model
+    as it was after `epoch`."""
+    session = session_of(state)
+    name = session.active_model
+    try:
+        source = arguments.choice("input", source, ["drawing", "test"])
+        epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
+        predictor = session.predictor(name)
+        batch, what = session.model_input(name, source)
+        views, filters = predictor.using(session.weights_at(name, epoch), lambda model: (
+            inside.layer_views(model, batch), inside.first_layer_filters(model)))
+    except BlankImage as exc:
+        return _inside_message(f"Nothing to read: {exc}.")
+    except ValueError as exc:
+        return _inside_message(str(exc))
+    picture = inside.network_picture(views, predictor.class_names)
+    session.inside = views, picture, predictor.class_names
+    scores = views[-1].values
+    at = f" after epoch {epoch}" if session.weights_at(name, epoch) is not None else ""
+    text = (f"**{name}**{at}, looking at {what}: it answers **{predictor.class_names[int(scores.argmax())]}"
+            f" {scores.max():.0%}**. {len(views)} layers, input at the top, scores at the bottom; "
+            "**click a map** to enlarge it.")
+    return (text, picture.image, None, inside.filters_picture(filters), filters.caption)
+
+
+def _inside_message(message: str):
+    return message, None, None, None, ""
+
+
+def enlarge_map(state, evt: gr.SelectData):
+    """A clicked tile of the network picture: that map enlarged, with a colour bar."""
+    shown = session_of(state).inside
+    index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+    if shown is None or index is None:
+        return None
+    views, picture, class_names = shown
+    try:
+        hit = picture.at(float(index[0]), float(index[1]))
+    except (TypeError, ValueError):
+        return None
+    return None if hit is None else inside.feature_map_figure(views[hit[0]], hit[1], class_names)
+
+
+def another_test_image(state):
+    """The Inside tab's next test image."""
+    session = session_of(state)
+    session.test_pick += 1
+    return "test"
+
+
+def show_map(state, beside, method, epoch, progress=gr.Progress()):
+    """The test set's map for the active model (at the slider's epoch) and, beside it, another
+    model; the input as a star. Maps are kept per model, epoch and projection (t-SNE is slow)."""
+    session = session_of(state)
+    name = session.active_model
+    try:
+        method = arguments.choice("projection", method, ["pca", "tsne"])
+        epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
+        models = [(name, session.weights_at(name, epoch))]
+        if beside not in (None, "", name):
+            models.append((arguments.choice("model", beside, session.model_names()), None))
+        if method == "tsne":
+            progress(0, desc="t-SNE: 10-20 s the first time, then kept")
+        maps, stars = zip(*(session.test_map(n, w, method, epoch if w is not None else 0)
+                            for n, w in models))
+    except ValueError as exc:
+        raise gr.Error(str(exc))
+    classes = session.predictor(name).class_names
+    picture = test_map.map_picture([(short_name(n), m) for (n, _), m in zip(models, maps)],
+                                   classes, star=list(stars))
+    session.shown_map = picture, [(n, m) for (n, _), m in zip(models, maps)]
+    notes = {m.note for m in maps if m.note}
+    return picture.image, None, words.MAP_CLICK + (" " + " ".join(notes) if notes else "")
+
+
+def show_map_point(state, evt: gr.SelectData):
+    """A clicked dot of the map: its test image, and what the model answered."""
+    session = session_of(state)
+    index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+    if session.shown_map is None or index is None:
+        return gr.update(), gr.update()
+    picture, maps = session.shown_map
+    try:
+        hit = picture.nearest(float(index[0]), float(index[1]))
+    except (TypeError, ValueError):
+        hit = None
+    if hit is None:
+        return gr.update(), "No test image there: click a dot."
+    name, tmap = maps[hit[0]]
+    data = session.dataset_of(name)
+    image = data.x_test[tmap.indices[hit[1]]]
+    return upscale(image, 196), (f"**{short_name(name)}**: "
+                                         + test_map.describe_point(tmap, hit[1], data.class_names))
+
+
+def sync_inside(state):
+    """The Inside tab opened: its epoch slider for the active model's run, and the map's
+    second picker: every other model, one with the same classes chosen."""
+    session = session_of(state)
+    return epoch_slider(session, session.active_model), pick_second(state, session.active_model)
+
+
+def create() -> SimpleNamespace:
+    gr.Markdown(words.HOW["inside"])
+    with gr.Row():
+        source = gr.Radio([("your drawing or upload (Predict tab)", "drawing"),
+                           ("a test image", "test")], value="drawing", label="Input", scale=2)
+        another = gr.Button("Another test image", scale=0)
+        epoch = gr.Slider(1, 2, value=1, step=1, visible=False, scale=2,
+                          label="Weights after epoch (your latest run)")
+    caption = gr.Markdown()
+    with gr.Row():
+        with gr.Column(scale=3, min_width=480):
+            network = gr.Image(label="Every layer's response, input at the top (click a map)",
+                               interactive=False, buttons=[], elem_classes="preview")
+        with gr.Column(scale=2, min_width=320):
+            enlarged = gr.Plot(label="The clicked map, enlarged", show_label=False)
+            filters = gr.Image(label="What the first layer looks for: its filters",
+                               interactive=False, buttons=[], elem_classes="preview")
+            filters_caption = gr.Markdown()
+    gr.Markdown("### A map of the test set")
+    gr.Markdown(words.TEST_MAP)
+    with gr.Row():
+        beside = gr.Dropdown(label="Beside it, another model", choices=[], value=None, scale=2)
+        method = gr.Radio([("PCA (at once)", "pca"), ("t-SNE (10-20 s, then kept)", "tsne")],
+                          value="pca", label="Projection", scale=2)
+        draw = gr.Button("Draw the map", variant="primary", scale=0)
+    with gr.Row():
+        map_image = gr.Image(label="2,000 test images, one dot each (click a dot)",
+                             interactive=False, buttons=[], elem_classes="preview", scale=3,
+                             min_width=480)
+        with gr.Column(scale=1, min_width=200):
+            point = gr.Image(label="The clicked test image", interactive=False, buttons=[],
+                             height=200, elem_classes="preview")
+            point_text = gr.Markdown()
+    what_is_happening("inside")
+    return SimpleNamespace(source=source, another=another, epoch=epoch, network=network,
+                           enlarged=enlarged,
+                           outputs=[caption, network, enlarged, filters, filters_caption],
+                           beside=beside, method=method, draw=draw, map_image=map_image,
+                           map_outputs=[map_image, point, point_text], point=[point, point_text])
+
+
+def wire(state, ins, tab) -> None:
+    """Opening the tab, another input or epoch: every layer again; a click enlarges a map."""
+    show = dict(fn=show_inside, inputs=[state, ins.source, ins.epoch], outputs=ins.outputs,
+                **CHECKED)
+    tab.select(sync_inside, state, [ins.epoch, ins.beside], **PRIVATE).then(**show)
+    ins.another.click(another_test_image, state, ins.source, **PRIVATE).then(**show)
+    gr.on([ins.source.input, ins.epoch.input], trigger_mode="always_last", **show)
+    ins.network.select(enlarge_map, state, ins.enlarged, **PRIVATE)
+    ins.draw.click(show_map, [state, ins.beside, ins.method, ins.epoch], ins.map_outputs,
+                   concurrency_limit=2, **CHECKED)  # t-SNE takes a core for 10-20 s
+    ins.map_image.select(show_map_point, state, ins.point, **PRIVATE)
