@@ -79,8 +79,9 @@ def recipe_fit(d, epochs: int, log: list) -> None:
 def app_fit(d, epochs: int, log: list) -> None:
     """The Train tab's path: registry MLP, default settings, live metrics callback on."""
     import keras
-    from classifier.models.registry import build_model
+
     from classifier.core.settings import TrainSettings
+    from classifier.models.registry import build_model
     from classifier.training import loop as training
     settings = TrainSettings(epochs=epochs, batch_size=64)
     keras.utils.set_random_seed(0)
@@ -122,8 +123,9 @@ def bench_time_to_accuracy(args) -> None:
 # ------------------------------------------------------------------ 2. callback overhead
 def bench_overhead(args) -> None:
     import keras
-    from classifier.models.registry import build_model
+
     from classifier.core.settings import TrainSettings
+    from classifier.models.registry import build_model
     from classifier.training.loop import _live_callback_class
     d = data(args.quick)
     epochs = 1 if args.quick else 3
@@ -148,9 +150,9 @@ def bench_overhead(args) -> None:
 
 # ------------------------------------------------------------------ 3. per-model epochs
 def bench_models(args) -> None:
+    from classifier.core.settings import TrainSettings
     from classifier.models.registry import MODELS
     from classifier.training.run import run_training
-    from classifier.core.settings import TrainSettings
     d = data(args.quick)
     keys = args.models.split(",") if args.models else [k for k in MODELS if k != "mobilenetv2"]
     rows = []
@@ -174,8 +176,8 @@ def _drawing() -> np.ndarray:
 
 
 def bench_latency(args) -> None:
-    from classifier.models.registry import build_model
     from classifier.inference.predict import Predictor
+    from classifier.models.registry import build_model
     from classifier.serving.session import shipped_names, shipped_predictor
     n = 20 if args.quick else 200
     sketch = {"background": None, "layers": [], "composite": _drawing()}
@@ -291,8 +293,8 @@ def _rss_mb() -> float:
 
 
 def bench_memory(args) -> None:
-    from classifier.training.run import run_training
     from classifier.core.settings import TrainSettings
+    from classifier.training.run import run_training
     d = data(True)  # memory growth does not need full-size data
     n = 4 if args.quick else 20
     rss = []
@@ -318,10 +320,11 @@ def registry_fit(d, key: str, overrides: dict, log: list, quick: bool):
     """The Train tab's path (`run.model_settings`, `build_model`, `training.train` with the
     live-metrics callback) with a test-accuracy callback added."""
     import keras
-    from classifier.models.registry import build_model
-    from classifier.training.run import model_settings
+
     from classifier.core.settings import TrainSettings
+    from classifier.models.registry import build_model
     from classifier.training import loop as training
+    from classifier.training.run import model_settings
     s = model_settings(key, TrainSettings(**overrides))
     if quick:
         s = model_settings(key, TrainSettings(**{**overrides, "epochs": 1}))

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from classifier.core.dataset import Dataset  # noqa: E402
-from classifier.models.registry import MODELS, build_model  # noqa: E402
 from classifier.core.settings import TrainSettings  # noqa: E402
+from classifier.models.registry import MODELS, build_model  # noqa: E402
 from classifier.training.loop import train  # noqa: E402
 from classifier.training.transfer import train_cached  # noqa: E402
 

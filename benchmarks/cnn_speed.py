@@ -63,6 +63,7 @@ def epochs(specs: list[str], threads: str | None) -> None:
     import keras
     import tensorflow as tf
     from cnn_designs import design
+
     from classifier.data.datasets import load_fashion_mnist
     if threads:
         intra, inter = (int(v) for v in threads.split(","))

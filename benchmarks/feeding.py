@@ -28,6 +28,7 @@ def same_order_each_epoch() -> dict[str, bool]:
     import keras
     import numpy as np
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
     from classifier.data.batches import batches
     keras.utils.set_random_seed(0)
     x = np.arange(1000).reshape(1000, 1)
@@ -42,12 +43,13 @@ def same_order_each_epoch() -> dict[str, bool]:
 
 def fit(d, key: str, epochs: int, feed: str) -> dict:
     import keras
-    from classifier.training import loop as training
+
+    from classifier.core.settings import TrainSettings
     from classifier.data.batches import batches
     from classifier.inference.evaluation import evaluate
     from classifier.models.registry import build_model
+    from classifier.training import loop as training
     from classifier.training.run import model_settings
-    from classifier.core.settings import TrainSettings
     s = model_settings(key, TrainSettings(epochs=epochs))
     keras.utils.set_random_seed(s.seed)
     x_tr, y_tr, x_val, y_val = d.split_validation(s.validation_split, s.seed)

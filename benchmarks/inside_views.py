@@ -22,13 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from classifier.views.inside import (
-    filters_picture,
-    first_layer_filters,
-    layer_views,
-    network_picture)
-from classifier.models.registry import MODELS, build_model  # noqa: E402
 from classifier.core.settings import TrainSettings  # noqa: E402
+from classifier.models.registry import MODELS, build_model  # noqa: E402
+from classifier.views.inside import first_layer_filters, layer_views  # noqa: E402
+from classifier.views.network_pictures import filters_picture, network_picture  # noqa: E402
 
 PHOTO = {"mobilenetv2": (160, 160, 3)}          # the tutorial's cats vs dogs size
 EXTRA = [("cnn_bn", (64, 64, 3))]               # an image folder's photos
@@ -49,9 +46,8 @@ def app_views(repeats: int) -> None:
     """Each view of issue 12 as the page asks for it (the app's handlers, a session holding a
     drawing), on the shipped MLP and CNN: first call and median of later ones, in ms."""
     os.environ.setdefault("CLASSIFIER_TRAINER", "inline")
+    from classifier.serving.session import ASSETS, Session
     from classifier.ui import inside_tab, predict_tab
-    from classifier.serving.session import ASSETS
-    from classifier.serving.session import Session
     mlp, cnn = "Fashion-MNIST: MLP (shipped)", "Fashion-MNIST: our CNN (shipped)"
     print(f"{'view':<50} {'model':<5} {'first ms':>8} {'median ms':>9}")
     for short, name, other in (("MLP", mlp, cnn), ("CNN", cnn, mlp)):

@@ -28,10 +28,10 @@ def rss_mb(pid: int) -> int | None:
 
 
 def main(address: str) -> None:
-    from classifier.data.datasets import load_fashion_mnist
     from classifier.backends.jobs import Job
     from classifier.backends.ray_cluster import RayTrainer
     from classifier.core.settings import TrainSettings
+    from classifier.data.datasets import load_fashion_mnist
     trainer = RayTrainer(address).start(wait=300)
     data = load_fashion_mnist()
     for model, epochs in [("mlp", 5), ("cnn_quick", None)] * 2:

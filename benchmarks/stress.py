@@ -79,6 +79,7 @@ def _cheaper_clients() -> None:
     never uses it). Sixteen such clients on the server's own 2 cores would measure the load
     generator; build the context once instead. The server's path is unchanged."""
     import functools
+
     import httpx._transports.default as transport
     transport.create_ssl_context = functools.lru_cache(maxsize=None)(transport.create_ssl_context)
 

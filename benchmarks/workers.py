@@ -37,10 +37,10 @@ def timed_run(data, key: str, settings, back_end) -> tuple[float, float]:
 
 
 def first_point(repeats: int) -> None:
-    from classifier.data.datasets import load_fashion_mnist
-    from classifier.core.settings import TrainSettings
     from classifier.backends.inline import InlineTrainer
     from classifier.backends.processes import ProcessTrainer
+    from classifier.core.settings import TrainSettings
+    from classifier.data.datasets import load_fashion_mnist
     data = load_fashion_mnist()
     workers = ProcessTrainer(slots=1).start()
     back_ends = {"in-process": InlineTrainer(), "worker": workers}
@@ -64,10 +64,10 @@ def first_point(repeats: int) -> None:
 
 
 def throughput(jobs: int = 8) -> None:
-    from classifier.data.datasets import load_fashion_mnist
-    from classifier.core.settings import TrainSettings
     from classifier.backends.choice import train_stream
     from classifier.backends.processes import ProcessTrainer
+    from classifier.core.settings import TrainSettings
+    from classifier.data.datasets import load_fashion_mnist
     data = load_fashion_mnist()
     rows = []
     for slots in (1, 2):

@@ -62,8 +62,8 @@ def _back_end():
 
 
 def cmd_train(args) -> None:
-    from .core.settings import TrainSettings
     from .backends.choice import train_stream
+    from .core.settings import TrainSettings
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                              learning_rate=args.lr, validation_split=args.validation_split,
                              seed=args.seed, lr_schedule=args.schedule,
@@ -139,13 +139,13 @@ OTHER_IMAGES = 500  # of them, through the app's clean-up, to count "I am not su
 
 
 def cmd_calibrate(args) -> None:
-    """Measure when the model should say "I am not sure" (classifier/calibration.py) on its
+    """Measure when the model should say "I am not sure" (classifier/inference/calibration.py) on its
     validation images, save it in its metadata, and report how often it would say so."""
-    from .inference.calibration import calibrate, unsure_rates
+    from .core.settings import TrainSettings
     from .data.datasets import load_dataset
+    from .inference.calibration import calibrate, unsure_rates
     from .inference.evaluation import predict_probabilities
     from .inference.predict import Predictor
-    from .core.settings import TrainSettings
     from .models.storage import load_model, update_metadata
     model, meta = load_model(args.model)
     data = _load_dataset(meta["dataset"], args)
@@ -178,15 +178,15 @@ def cmd_calibrate(args) -> None:
 
 def cmd_export(args) -> None:
     """Write a saved model as TFLite (float32 or int8) or ONNX, checked in its own runtime
-    against the Keras model on test images (classifier/model_formats.py)."""
+    against the Keras model on test images (classifier/export/formats.py)."""
     from .export.formats import export_folder
     report = export_folder(args.model, args.format, args.out, images=args.images)
     _print(report.to_dict(), args.json, f"{report.summary()}\nto load it:\n{report.snippet}")
 
 
 def parser() -> argparse.ArgumentParser:
-    from .models.registry import MODELS
     from .core.settings import OPTIMIZERS
+    from .models.registry import MODELS
     p = argparse.ArgumentParser(prog="python -m classifier", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     for name, fn, helptext in (("datasets", cmd_datasets, "list datasets and where they load from"),
@@ -224,7 +224,7 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--augment", choices=("shift", "flip_shift", "digits"),
                             help="random changes each epoch: moves of up to 2 px, and for "
                                  "flip_shift mirror images too; digits: rotations, scale, shear, "
-                                 "stroke width, never mirrors (classifier/augment.py)")
+                                 "stroke width, never mirrors (classifier/training/augment.py)")
             sp.add_argument("--data-share", type=float, default=1.0,
                             help="the lab: train on this share of the training images (0.01: "
                                  "600 of Fashion-MNIST's, to see overfitting)")

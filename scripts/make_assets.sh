@@ -10,6 +10,6 @@ python -m classifier train --dataset fashion_mnist --model cnn_bn --augment flip
 # 4,000 digits offline: our CNN on randomly rotated, scaled, sheared, moved, thickened and
 # thinned digits (augment.py "digits"), small batches: 60 epochs are 3,420 steps, about 2 minutes
 python -m classifier train --dataset mnist --model cnn_bn --augment digits --epochs 60 --batch-size 64 --out assets/models/mnist_cnn
-# when each should say "I am not sure" (its validation images; classifier/calibration.py)
+# when each should say "I am not sure" (its validation images; classifier/inference/calibration.py)
 for m in fashion_mlp fashion_cnn_bn mnist_cnn; do python -m classifier calibrate --model assets/models/$m; done
 python scripts/export_examples.py

@@ -67,7 +67,6 @@ def running_app():
     import socket
 
     import app
-
     from classifier.ui import page
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

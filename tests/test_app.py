@@ -5,23 +5,20 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
+from conftest import make_dataset, running_app, training
 from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
-
-from classifier.ui import common, dataset_tab, evaluate_tab, predict_tab
-
-import gradio as gr
-from classifier.ui import words
-from classifier.inference.evaluation import Evaluation
-from classifier.training.run import run_training
-from classifier.serving.session import Session, shipped_names
 from classifier.core.settings import TrainSettings
+from classifier.inference.evaluation import Evaluation
+from classifier.serving.session import Session, shipped_names
 from classifier.serving.train_form import train_settings
-from conftest import running_app, make_dataset, training
+from classifier.training.run import run_training
+from classifier.ui import common, dataset_tab, evaluate_tab, predict_tab, words
 
 
 def _digit_one(path):
@@ -200,6 +197,7 @@ def test_a_killed_training_process_costs_one_run_and_nothing_else(client):
     gets a plain message, the server answers /predict, and the next training works."""
     import signal
     import time
+
     from classifier.backends.choice import trainer
     c = Client(client.src, verbose=False)
     job = c.submit("mlp", 50, 64, "recipe's own", 0, "cosine", 0.1, api_name="/train")
@@ -331,7 +329,7 @@ def test_opening_evaluate_shows_the_active_model_and_clears_another_models_resul
     session = Session()
     shipped = "MNIST digits: CNN (shipped)"
     text, *_ = evaluate_tab.show_evaluation(session, shipped, 0)
-    assert "Test accuracy" in text and session.evaluated == shipped
+    assert "Test accuracy" in text and evaluate_tab.screen(session).shown == shipped
     session.active_model = shipped
     picker, *outputs = evaluate_tab.sync_evaluation(session)
     assert picker["value"] == shipped and all(o == gr.update() for o in outputs)  # still true

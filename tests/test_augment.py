@@ -1,12 +1,12 @@
-"""Random augmentation in the training batches (classifier/augment.py)."""
+"""Random augmentation in the training batches (classifier/training/augment.py)."""
 import numpy as np
 import pytest
-
-from classifier.training.augment import SHIFT, mirrored, random_change, shifted
-from classifier.data.batches import batches
-from classifier.training.run import run_training
-from classifier.core.settings import TrainSettings
 from conftest import make_dataset
+
+from classifier.core.settings import TrainSettings
+from classifier.data.batches import batches
+from classifier.training.augment import SHIFT, mirrored, random_change, shifted
+from classifier.training.run import run_training
 
 
 def test_a_shift_moves_each_image_by_its_own_offset_with_black_coming_in():
@@ -59,6 +59,7 @@ def test_a_run_trains_with_random_shifts_and_says_so_in_its_metadata():
 
 def test_the_digits_affine_has_known_answers():
     import tensorflow as tf
+
     from classifier.training.augment import _affine
     x = np.zeros((1, 28, 28, 1), np.float32)
     x[0, 10:18, 13:15] = 255  # a vertical bar about the centre
@@ -75,6 +76,7 @@ def test_the_digits_affine_has_known_answers():
 
 def test_digit_changes_vary_and_keep_the_ink():
     import tensorflow as tf
+
     from classifier.training.augment import digit_change
     x = np.zeros((16, 28, 28, 1), np.uint8)
     x[:, 8:20, 12:16] = 255

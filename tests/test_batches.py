@@ -45,9 +45,10 @@ def test_labels_travel_with_their_images_and_order_is_kept_without_shuffle():
 
 @pytest.mark.parametrize("key", ["mlp", "cnn_quick"])
 def test_a_model_scores_batches_as_it_scores_the_arrays(key):
+    from conftest import make_dataset
+
     from classifier.inference.evaluation import predict_probabilities
     from classifier.models.registry import build_model
-    from conftest import make_dataset
     data = make_dataset(n_train=20, n_test=37)
     model = build_model(key, data.image_shape, data.num_classes)
     direct = np.asarray(model(data.x_test, training=False))

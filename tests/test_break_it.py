@@ -7,12 +7,10 @@ import gradio as gr
 import numpy as np
 import pytest
 
-
-from classifier.ui import common, predict_tab
-
 from classifier.images.preprocess import upscale
-from classifier.views import robustness
 from classifier.serving.session import Session
+from classifier.ui import common, predict_tab
+from classifier.views import robustness
 
 MLP, CNN = "Fashion-MNIST: MLP (shipped)", "Fashion-MNIST: our CNN (shipped)"
 SNEAKER = "assets/examples/fashion-sneaker.png"

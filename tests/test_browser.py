@@ -201,6 +201,7 @@ def test_predict_tab_reads_a_drawn_one(page):
 def centre_brightness(element) -> float:
     """Mean grey level (0-255) of the middle quarter of what `element` shows on screen."""
     import io
+
     from PIL import Image, ImageStat
     shot = Image.open(io.BytesIO(element.screenshot())).convert("L")
     w, h = shot.size
@@ -409,6 +410,7 @@ def chart_pixels(panel, colour: str, tolerance: int = 40) -> int:
     """How many pixels of the tab's matplotlib chart are within `tolerance` of `colour` (#rrggbb)."""
     import base64
     import io
+
     from PIL import Image
     src = panel.locator("[data-testid=matplotlib] img").get_attribute("src")
     data = (base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:")

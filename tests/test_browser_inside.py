@@ -7,10 +7,22 @@ import io
 import re
 
 import pytest
-
-from test_browser import (CHROMIUM, LOAD_TIMEOUT, TRAIN_TIMEOUT, app_url, block, browser,  # noqa: F401
-                          choose, draw_shoe, expect, no_error_toast, open_tab, page, predict_panel,
-                          screenshot)
+from test_browser import (  # noqa: F401
+    CHROMIUM,
+    LOAD_TIMEOUT,
+    TRAIN_TIMEOUT,
+    app_url,
+    block,
+    browser,
+    choose,
+    draw_shoe,
+    expect,
+    no_error_toast,
+    open_tab,
+    page,
+    predict_panel,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -6,9 +6,17 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from test_browser import (CHROMIUM, LOAD_TIMEOUT, app_url, block, browser, expect,  # noqa: F401
-                          no_error_toast, open_tab, screenshot)
+from test_browser import (  # noqa: F401
+    CHROMIUM,
+    LOAD_TIMEOUT,
+    app_url,
+    block,
+    browser,
+    expect,
+    no_error_toast,
+    open_tab,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 NOTE = "Some of this link's settings could not be used"

@@ -17,9 +17,19 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
-
-from test_browser import (CHROMIUM, LOAD_TIMEOUT, TRAIN_TIMEOUT, app_url, block,  # noqa: F401
-                          expect, no_error_toast, open_tab, screenshot, sync_api, top_bar)
+from test_browser import (  # noqa: F401
+    CHROMIUM,
+    LOAD_TIMEOUT,
+    TRAIN_TIMEOUT,
+    app_url,
+    block,
+    expect,
+    no_error_toast,
+    open_tab,
+    screenshot,
+    sync_api,
+    top_bar,
+)
 
 pytestmark = pytest.mark.browser
 

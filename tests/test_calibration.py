@@ -1,11 +1,11 @@
-"""Saying "I am not sure" (classifier/calibration.py) and where it shows."""
+"""Saying "I am not sure" (classifier/inference/calibration.py) and where it shows."""
 import json
 
 import numpy as np
 import pytest
 
-from classifier.inference import calibration
 from classifier.cli import main
+from classifier.inference import calibration
 from classifier.inference.predict import Predictor
 
 
@@ -62,8 +62,8 @@ def test_the_digits_model_says_so_for_garments_and_not_for_its_test_digits(tmp_p
 
 
 def test_the_answer_says_it_is_not_sure():
-    from classifier.ui import words
     from classifier.inference.predict import Prediction
+    from classifier.ui import words
     p = Prediction({"0": 0.4, "1": 0.35, "2": 0.25}, np.zeros((28, 28)), False, unsure=True)
     assert "**I am not sure**: this does not look like the digits" in words.top_line(p, 0.5, "mnist")
     p.unsure = False
@@ -71,10 +71,11 @@ def test_the_answer_says_it_is_not_sure():
 
 
 def test_a_model_that_trained_on_every_image_is_calibrated_on_the_test_set(tmp_path, capsys):
-    from classifier.training.run import run_training
-    from classifier.core.settings import TrainSettings
     from conftest import make_dataset
+
+    from classifier.core.settings import TrainSettings
     from classifier.data import datasets
+    from classifier.training.run import run_training
     data = make_dataset(n_train=60, n_test=30)
     run = run_training(data, "mlp", TrainSettings(epochs=3, validation_split=0.0))
     folder = run.save(tmp_path / "all")

@@ -17,7 +17,8 @@ from classifier.images.cleanup import (
     shading,
     stroke_width,
     strokes,
-    without_lines)
+    without_lines,
+)
 from classifier.images.errors import BlankImage
 
 

@@ -13,7 +13,8 @@ from classifier.data.datasets import (
     load_dataset,
     load_fashion_mnist,
     load_mnist,
-    read_idx)
+    read_idx,
+)
 
 
 def test_real_fashion_mnist():

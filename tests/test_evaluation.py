@@ -3,9 +3,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import make_dataset
 
 from classifier.inference.evaluation import Evaluation, evaluate, predict_probabilities
-from conftest import make_dataset
 
 NAMES = ["cat", "dog", "bird"]
 # index: true class, probabilities -> predicted class (confidence), right or wrong
@@ -112,6 +112,7 @@ def test_summary(ev):
 
 def test_evaluate_a_logits_model_gives_probabilities():
     import keras
+
     from classifier.models.registry import build_model, outputs_logits
     keras.utils.set_random_seed(0)
     data = make_dataset(n_train=8, n_test=12, shape=(8, 8, 1), classes=3)

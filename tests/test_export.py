@@ -11,15 +11,19 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from classifier.data.datasets import DEBIAN_FASHION_DIR, FASHION_FILES, load_fashion_mnist
-from classifier.inference.evaluation import Evaluation, evaluate
-from classifier.export.take_home import metrics_json, reproduce_script, write_take_home
-from classifier.models.registry import MODELS, build_model
-from classifier.training.run import Run, run_training
-from classifier.core.settings import TrainSettings
-from classifier.training.loop import TrainResult, targets_for
 from conftest import make_dataset
+
+from classifier.core.settings import TrainSettings
+from classifier.data.datasets import (
+    DEBIAN_FASHION_DIR,
+    FASHION_FILES,
+    load_fashion_mnist,
+)
+from classifier.export.take_home import metrics_json, reproduce_script, write_take_home
+from classifier.inference.evaluation import Evaluation, evaluate
+from classifier.models.registry import MODELS, build_model
+from classifier.training.loop import TrainResult, targets_for
+from classifier.training.run import Run, run_training
 
 
 @pytest.fixture(scope="module", params=["mlp", "cnn"])

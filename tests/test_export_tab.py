@@ -1,12 +1,12 @@
 """The Train tab's export of the active model (issue 14, item 2): each format comes back as a
 file that loads in its runtime and gives the Keras model's numbers, with its loading code."""
+import gradio as gr
 import numpy as np
 import pytest
-import gradio as gr
 
-from classifier.ui import train_tab
 from classifier.export.formats import runtime_probabilities
 from classifier.serving.session import Session, shipped_names
+from classifier.ui import train_tab
 
 MLP = next(n for n in shipped_names() if "MLP" in n)
 

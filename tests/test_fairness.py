@@ -5,12 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from classifier.core.memory import MemoryBudget
 from classifier.serving import admission
 from classifier.serving.admission import Admission, Refused
 from classifier.serving.clients import client_of
-from classifier.ui.fair_queue import FairQueue, Limits, Released
-from classifier.core.memory import MemoryBudget
 from classifier.serving.traffic import Meter
+from classifier.ui.fair_queue import FairQueue, Limits, Released
 
 
 # ---------------------------------------------------------------- who a request is from

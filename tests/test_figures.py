@@ -1,10 +1,10 @@
 """What the app draws: curves, score bars, sample grids."""
 import numpy as np
 import pytest
+from conftest import make_dataset
 
 from classifier.images.preprocess import upscale
 from classifier.views import figures
-from conftest import make_dataset
 
 
 def test_curve_frames_have_both_series_from_the_first_frame():

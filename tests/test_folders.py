@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifier.data.folders import FolderReport, extract_zip, load_image_folder, load_image_zip
+from classifier.data.folders import (
+    FolderReport,
+    extract_zip,
+    load_image_folder,
+    load_image_zip,
+)
 
 
 def save_image(path: Path, mode: str, size: tuple[int, int], value: int) -> None:

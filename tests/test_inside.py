@@ -3,14 +3,14 @@ and the picture's click map against its own boxes."""
 import numpy as np
 import pytest
 
-from classifier.views.inside import (
+from classifier.core.settings import TrainSettings
+from classifier.models.registry import MODELS, build_model, probability_model
+from classifier.views.inside import first_layer_filters, layer_views
+from classifier.views.network_pictures import (
     feature_map_figure,
     filters_picture,
-    first_layer_filters,
-    layer_views,
-    network_picture)
-from classifier.models.registry import MODELS, build_model, probability_model
-from classifier.core.settings import TrainSettings
+    network_picture,
+)
 
 SHAPES = {"mobilenetv2": (32, 32, 3)}  # resized to 96x96 inside the model
 KINDS = {"input", "conv", "pool", "activation", "norm", "dense", "scores", "other"}

@@ -3,20 +3,17 @@ import os
 
 os.environ.setdefault("CLASSIFIER_TRAINER", "inline")
 
+import gradio as gr
 import numpy as np
 import pytest
-
-
-from classifier.ui import inside_tab
-
-from classifier.images.preprocess import upscale
-
-import gradio as gr
-from classifier.views import inside
-from classifier.training.run import run_training
-from classifier.serving.session import Session
-from classifier.core.settings import TrainSettings
 from conftest import make_dataset
+
+from classifier.core.settings import TrainSettings
+from classifier.images.preprocess import upscale
+from classifier.serving.session import Session
+from classifier.training.run import run_training
+from classifier.ui import inside_tab
+from classifier.views import inside
 
 SNEAKER = "assets/examples/fashion-sneaker.png"
 
@@ -39,7 +36,7 @@ def test_the_filters_change_with_the_epoch_slider_and_are_that_epochs_weights(tr
     assert "after epoch 1" in first[0] and "after epoch" not in last[0]
     assert not np.array_equal(first[3], last[3])
     kernel = trained.epoch_weights(trained.active_model)[0][0]  # the stem's kernel, epoch 1
-    shown = trained.inside[0]
+    shown = inside_tab.screen(trained).network[0]
     predictor = trained.predictor(trained.active_model)
     at_one = predictor.using(trained.weights_at(trained.active_model, 1), inside.first_layer_filters)
     assert np.array_equal(at_one.images, np.transpose(kernel, (3, 0, 1, 2)))
@@ -50,7 +47,7 @@ def test_a_drawing_is_seen_as_predict_sees_it(trained):
     s = Session()
     s.active_model, s.last_image = "Fashion-MNIST: our CNN (shipped)", SNEAKER
     text, picture, enlarged, filters, caption = inside_tab.show_inside(s, "drawing", 0)
-    views = s.inside[0]
+    views = inside_tab.screen(s).network[0]
     predictor = s.predictor(s.active_model)
     seen = predictor.prepare(SNEAKER).batch
     assert np.allclose(views[-1].values, predictor.probabilities(seen)[0], atol=1e-5)
@@ -60,7 +57,7 @@ def test_a_drawing_is_seen_as_predict_sees_it(trained):
 
 def test_a_click_on_a_map_enlarges_that_map(trained):
     inside_tab.show_inside(trained, "test", 0)
-    views, picture, _ = trained.inside
+    views, picture, _ = inside_tab.screen(trained).network
     x0, y0, x1, y1, view, channel = next(b for b in picture.boxes if views[b[4]].kind == "conv")
     event = type("Select", (), {"index": [(x0 + x1) / 2, (y0 + y1) / 2]})()
     figure = inside_tab.enlarge_map(trained, event)
@@ -92,7 +89,7 @@ def test_the_map_places_the_drawing_and_a_click_names_that_test_image():
     s.active_model, s.last_image = "Fashion-MNIST: MLP (shipped)", SNEAKER
     picture, _, text = inside_tab.show_map(s, "Fashion-MNIST: our CNN (shipped)", "pca", 0)
     assert picture.shape[1] >= 1000 and "Click a dot" in text
-    shown, maps = s.shown_map
+    shown, maps = inside_tab.screen(s).map
     (_, first), (_, second) = maps
     assert len(first.points) == len(second.points) == 2000
     x, y = shown.panels[1].to_pixels(second.points[7:8])[0]

@@ -1,12 +1,12 @@
 """The Train tab's lab: a share of the data, wrong labels, dropout and weight decay."""
 import numpy as np
 import pytest
-
-from classifier.training import lab
-from classifier.models.registry import MODELS, build_model
-from classifier.training.run import run_training
-from classifier.core.settings import TrainSettings
 from conftest import make_dataset
+
+from classifier.core.settings import TrainSettings
+from classifier.models.registry import MODELS, build_model
+from classifier.training import lab
+from classifier.training.run import run_training
 
 
 def test_training_share_keeps_each_class_in_proportion_and_is_seeded():
@@ -110,6 +110,7 @@ def test_the_take_home_script_draws_the_same_share_and_wrong_labels(tmp_path):
     """The script is standalone (no `classifier` to import), so it carries its own copy of
     the lab's draws: they must pick the very images and labels the app trained on."""
     import importlib.util
+
     from classifier.export.take_home import write_take_home
     data = make_dataset(n_train=300, n_test=20)
     s = TrainSettings(epochs=1, data_share=0.1, label_noise=0.3, seed=5)

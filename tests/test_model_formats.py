@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.export import formats as mf
 from classifier.data.datasets import load_dataset
+from classifier.export import formats as mf
 from classifier.models.storage import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,8 +164,9 @@ def test_a_failed_check_deletes_the_file_and_keeps_the_old_one(tmp_path, monkeyp
 def test_logits_and_augmentation_export_as_they_predict(build, tmp_path):
     """Softmax is added to a logits model; RandomFlip/RandomRotation are left out (Keras' own
     ONNX export keeps their ops, which ONNX Runtime cannot load)."""
-    from classifier.models import registry as models
     from conftest import make_dataset
+
+    from classifier.models import registry as models
     data = make_dataset(n_train=0, n_test=64)
     model = getattr(models, build)((28, 28, 1), 3)
     for fmt in ("onnx", "tflite"):

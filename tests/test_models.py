@@ -1,13 +1,18 @@
 """Every registry model builds, trains a step, saves, reloads and predicts the same numbers."""
 import numpy as np
 import pytest
+from conftest import make_dataset
 
-from classifier.models.registry import MODELS, build_model, outputs_logits, probability_model
-from classifier.inference.predict import Predictor
 from classifier.core.settings import TrainSettings
+from classifier.inference.predict import Predictor
+from classifier.models.registry import (
+    MODELS,
+    build_model,
+    outputs_logits,
+    probability_model,
+)
 from classifier.models.storage import load_model, save_model
 from classifier.training.loop import train
-from conftest import make_dataset
 
 SHAPES = {"mobilenetv2": [(28, 28, 1), (32, 32, 3)]}
 

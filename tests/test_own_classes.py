@@ -315,9 +315,9 @@ def test_the_fast_cnn_learns_red_squares_from_blue_circles():
     """10 webcam-sized frames a class, through the app's training path (run_training, the
     registry's Quick CNN); held-out shapes go through Predict's own preparation. 5 epochs of 4
     steps: after 1 epoch (4 steps) it was at chance for 3 of 5 seeds, after 3 right for all 5."""
+    from classifier.core.settings import TrainSettings
     from classifier.inference.predict import Predictor
     from classifier.training.run import run_training
-    from classifier.core.settings import TrainSettings
 
     rng = np.random.default_rng(0)
     s = ClassSet()

@@ -11,19 +11,23 @@ import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
+from conftest import running_app, training, uploaded
 from PIL import Image
 
-
-from classifier.ui import common, dataset_tab, own_classes_section, predict_tab, train_tab
-
-import gradio as gr
 from classifier.data import own_classes
 from classifier.images.webcam import webcam_frame
 from classifier.serving.session import Session
-from conftest import running_app, uploaded, training
+from classifier.ui import (
+    common,
+    dataset_tab,
+    own_classes_section,
+    predict_tab,
+    train_tab,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from attacks import join, upload  # noqa: E402
@@ -95,7 +99,7 @@ def test_files_delete_zip_and_back(tmp_path):
     assert emptied is None and view[0]["choices"] == [("red (4)", "red")]
     own_classes_section.own_pick(session, "red", SimpleNamespace(index=1))
     own_classes_section.own_delete_image(session, "red")
-    assert session.own.counts() == {"red": 3} and session.own_picked is None
+    assert session.own.counts() == {"red": 3} and own_classes_section.screen(session).picked is None
     reds = [int(img[0, 0, 0]) for img, _ in session.own.thumbnails("red")]
     assert reds == [200, 140, 110]  # the second one is gone
     own_classes_section.own_add_class(session, "blue")
@@ -184,7 +188,7 @@ def test_a_full_class_stops_adding_and_says_why(monkeypatch):
     with pytest.raises(gr.Error, match=r"Not added: class 'a' is full: at most 2 images"):
         own_classes_section.own_add_frame(session, "a", SQUARE)
     assert session.own.counts() == {"a": 2}
-    session.own_recorded_at = 0  # no frame for a while: the view once more, the timer off
+    own_classes_section.screen(session).recorded_at = 0  # no frame for a while: the view once more, the timer off
     status, *_, timer = own_classes_section.own_settle(session, "a")
     assert status == "" and not timer.active
 

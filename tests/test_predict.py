@@ -3,12 +3,12 @@ import threading
 
 import numpy as np
 import pytest
-
-from classifier.models.registry import build_model
-from classifier.inference.predict import Predictor
-from classifier.core.settings import TrainSettings
-from classifier.training.loop import train
 from conftest import make_dataset
+
+from classifier.core.settings import TrainSettings
+from classifier.inference.predict import Predictor
+from classifier.models.registry import build_model
+from classifier.training.loop import train
 
 
 def _train(key: str):
@@ -85,3 +85,27 @@ def test_weights_of_another_model_are_refused(mlp_run):
     predictor = _predictor(model)
     with pytest.raises(ValueError, match="got 2 weight arrays, but model 'mlp' has 4"):
         predictor.predict_with_weights(image, result.epoch_weights[0][:2])
+
+
+def test_an_answer_reads_and_cleans_its_image_once(monkeypatch):
+    """Issue 23, item 4: the Predict tab's answer, its saliency and its merely-shrunk answer come
+    from one decoding of the file and one clean-up."""
+    from classifier.images import cleanup, preprocess
+    from classifier.serving.session import shipped_predictor
+    predictor = shipped_predictor("Fashion-MNIST: MLP (shipped)")
+    counts = {"read": 0, "garment": 0}
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            counts[name] += 1
+            return real(*args, **kwargs)
+        return call
+    monkeypatch.setattr(preprocess, "_read", counted("read", preprocess._read))
+    monkeypatch.setattr(cleanup, "garment", counted("garment", cleanup.garment))
+    answer = predictor.answer("assets/examples/fashion-sneaker.png")
+    assert counts == {"read": 1, "garment": 1}
+    assert answer.prediction.label == "Sneaker" and answer.why.heat.shape[:2] == (28, 28)
+    assert answer.shrunk.seen.shape[:2] == (28, 28)
+    np.testing.assert_allclose(list(answer.prediction.probabilities.values()),
+                               list(predictor.predict("assets/examples/fashion-sneaker.png").probabilities.values()),
+                               atol=1e-5)

@@ -14,7 +14,8 @@ from classifier.images.preprocess import (
     prepare,
     resize_plain,
     to_gray,
-    to_rgb)
+    to_rgb,
+)
 
 BLANK = "the image is blank"
 NOTHING = "nothing to classify"
@@ -414,7 +415,7 @@ def test_sketchpad_rgba_composite_matches_the_drawing(tmp_path):
 
 
 def test_no_tensorflow_keras_or_gradio_import():
-    # scipy (the clean-up's filters, classifier/cleanup.py) loads on the first drawing, not here
+    # scipy (the clean-up's filters, classifier/images/cleanup.py) loads on the first drawing, not here
     code = ("import sys, classifier.preprocess; "
             "print(sorted({'tensorflow', 'keras', 'gradio', 'scipy'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

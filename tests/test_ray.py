@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from classifier.backends.jobs import CallerGone, Job, Record
-from classifier.training.run import Run
-from classifier.core.settings import TrainSettings
-from classifier.backends.choice import train_stream
 from conftest import items_of, make_dataset, running_app, wait_for
+
+from classifier.backends.choice import train_stream
+from classifier.backends.jobs import CallerGone, Job, Record
+from classifier.core.settings import TrainSettings
+from classifier.training.run import Run
 
 LONG = TrainSettings(epochs=200, batch_size=4, steps_per_execution=1)
 

@@ -7,19 +7,15 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
+from conftest import running_app, training, uploaded
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-
+from classifier.serving.session import Session
 from classifier.ui import dataset_tab, lifecycle, predict_tab
-
-from classifier.serving.session import Session
-
-import gradio as gr
-from classifier.serving.session import Session
-from conftest import running_app, uploaded, training
 
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = "assets/examples/fashion-sneaker.png"
@@ -291,6 +287,7 @@ def test_an_api_training_keeps_nothing_once_it_returns(tmp_path, monkeypatch):
     """An API caller has no page to come back to: its run's model and files are freed when the
     call ends, and no file is handed to Gradio's cache (where it would stay downloadable)."""
     import tempfile
+
     from conftest import make_dataset
     monkeypatch.setattr(Session, "dataset", lambda self: make_dataset(n_train=60, n_test=20))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this run's session folder lands here

@@ -50,8 +50,8 @@ def test_sweep_points_equal_direct_predictions_from_one_batch(kind):
 
 
 def test_sweep_through_a_keras_mlp():
-    from classifier.models.registry import build_model
     from classifier.core.settings import TrainSettings
+    from classifier.models.registry import build_model
     model = build_model("mlp", (28, 28, 1), 3, TrainSettings(pretrained=False))
     predict = lambda b: np.asarray(model.predict_on_batch(b.astype(np.float32)), np.float64)
     img = picture()

@@ -3,9 +3,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from classifier.models.registry import MODELS, build_model, probability_model
-from classifier.inference.saliency import overlay, saliency
 from classifier.core.settings import TrainSettings
+from classifier.inference.saliency import overlay, saliency
+from classifier.models.registry import MODELS, build_model, probability_model
 
 # Two 6x6 patches, placed so that a transposed map would miss both.
 PATCH_A = (slice(4, 10), slice(16, 22))

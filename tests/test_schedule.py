@@ -5,14 +5,14 @@ import time
 import keras
 import numpy as np
 import pytest
+from conftest import make_dataset
 
-from classifier.models.registry import build_model
-from classifier.training.run import run_training
-from classifier.training.schedule import schedule_steps, warmup_cosine
 from classifier.core.settings import TrainSettings
+from classifier.models.registry import build_model
 from classifier.models.storage import load_model
 from classifier.training.loop import train
-from conftest import make_dataset
+from classifier.training.run import run_training
+from classifier.training.schedule import schedule_steps, warmup_cosine
 
 
 def rates(schedule, steps):

@@ -10,20 +10,24 @@ import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import httpx
 import pytest
+from conftest import running_app, uploaded
 
 import app
-
-from classifier.ui import common, dataset_tab, evaluate_tab, lifecycle, predict_tab, train_tab
-
-from classifier.serving.session import Session
-
-import gradio as gr
 from classifier.serving.admission import Admission, Refused
-from classifier.serving.train_form import train_settings
+from classifier.serving.session import Session
 from classifier.serving.traffic import OPEN_STREAMS, stream_key
-from conftest import running_app, uploaded
+from classifier.serving.train_form import train_settings
+from classifier.ui import (
+    common,
+    dataset_tab,
+    evaluate_tab,
+    lifecycle,
+    predict_tab,
+    train_tab,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from attacks import LAB, MALFORMED, SERVER_FILES, call, join, upload  # noqa: E402
@@ -265,6 +269,7 @@ def test_predictions_and_api_trainings_leave_no_files(server):
     """No empty temporary file per /predict (gr.File's own preprocessing leaves one), no model
     handed to an API training; and Gradio's cache is swept hourly."""
     import tempfile
+
     from gradio.utils import get_upload_folder
     folders = (tempfile.gettempdir(), get_upload_folder())
     before = _empty_files(*folders)

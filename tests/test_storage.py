@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.models.storage import META_FILE, MODEL_FILE, load_model, read_metadata, save_model
+from classifier.models.storage import (
+    META_FILE,
+    MODEL_FILE,
+    load_model,
+    read_metadata,
+    save_model,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPE = (6, 6, 1)
@@ -19,6 +25,7 @@ SHAPE = (6, 6, 1)
 
 def tiny_model(seed: int):
     import keras
+
     from classifier.models.registry import build_model
     keras.utils.set_random_seed(seed)
     return build_model("mlp", SHAPE, 3)

@@ -15,19 +15,17 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
+from conftest import running_app
 from PIL import Image
 
 import app
-
-from classifier.ui import common, fair_queue, lifecycle, own_classes_section, train_tab
-
-import gradio as gr
 from classifier.serving import traffic
+from classifier.ui import common, fair_queue, lifecycle, own_classes_section, train_tab
 from classifier.ui.fair_queue import RELEASED
-from conftest import running_app
 
 MLP = "Fashion-MNIST: MLP (shipped)"
 SNEAKER = Path("assets/examples/fashion-sneaker.png")

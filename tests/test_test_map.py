@@ -2,11 +2,11 @@
 references computed here (Keras sub-models, numpy's SVD, brute-force neighbours, pixels)."""
 import numpy as np
 import pytest
-
-from classifier.views import test_map as tm
-from classifier.models.registry import build_model, probability_model
-from classifier.core.settings import TrainSettings
 from conftest import make_dataset
+
+from classifier.core.settings import TrainSettings
+from classifier.models.registry import build_model, probability_model
+from classifier.views import test_map as tm
 
 NAMES = ["Ankle boot", "Bag", "Coat"]
 

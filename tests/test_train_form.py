@@ -3,7 +3,12 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from classifier.serving.train_form import MAX_NOTES, read_link, settings_query, train_settings
+from classifier.serving.train_form import (
+    MAX_NOTES,
+    read_link,
+    settings_query,
+    train_settings,
+)
 
 
 def test_a_teachers_link_gives_its_values():

@@ -1,13 +1,12 @@
 """The Train tab's handler across runs: what stays on screen, what Stop stops, what is refused."""
 import re
 
-import pytest
-
-from classifier.ui import train_tab
-
 import gradio as gr
-from classifier.serving.session import Session
+import pytest
 from conftest import make_dataset, training
+
+from classifier.serving.session import Session
+from classifier.ui import train_tab
 
 QUIET = dict(progress=lambda *a, **k: None)
 

@@ -4,13 +4,13 @@ import threading
 import time
 
 import pytest
+from conftest import make_dataset
 
 from classifier.backends import choice
-from classifier.backends.inline import InlineTrainer
 from classifier.backends.choice import train_stream
-from classifier.training.run import Run
+from classifier.backends.inline import InlineTrainer
 from classifier.core.settings import TrainSettings
-from conftest import make_dataset
+from classifier.training.run import Run
 
 
 def test_stream_yields_points_then_the_run():

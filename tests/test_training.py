@@ -5,13 +5,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from classifier.models.registry import build_model
-from classifier.training.run import run_training
-from classifier.core.settings import TrainSettings
-from classifier.training.loop import per_class_accuracy, train
-from classifier.training.transfer import train_cached
 from conftest import make_dataset
+
+from classifier.core.settings import TrainSettings
+from classifier.models.registry import build_model
+from classifier.training.loop import per_class_accuracy, train
+from classifier.training.run import run_training
+from classifier.training.transfer import train_cached
 
 
 def _fit(data, settings, **kwargs):
@@ -63,9 +63,9 @@ def test_stop_request_ends_training_and_keeps_weights():
 
 
 def test_a_stop_in_a_later_epoch_counts_the_complete_ones_and_says_where():
-    from classifier.ui.words import final_line
     from classifier.inference.evaluation import evaluate
     from classifier.training.run import Run
+    from classifier.ui.words import final_line
     data = make_dataset(n_train=400, n_test=20)
     stop = threading.Event()
     settings = TrainSettings(epochs=5, batch_size=10, steps_per_execution=2)
@@ -113,8 +113,8 @@ def _run_with(model_key, result, accuracy, data=None):
 
 
 def test_a_stopped_batch_norm_model_far_below_its_training_accuracy_says_why():
-    from classifier.ui.words import final_line
     from classifier.training.loop import TrainResult
+    from classifier.ui.words import final_line
     stopped = TrainResult({"accuracy": [0.7, 0.79]}, [], 1, 16.0, "stop requested", (2, 784, 844))
     text = final_line(_run_with("cnn_bn", stopped, 0.52))
     assert "in epoch 2 at batch 784/844 after 1 complete epoch" in text
@@ -126,8 +126,8 @@ def test_a_stopped_batch_norm_model_far_below_its_training_accuracy_says_why():
 
 
 def test_a_run_at_chance_level_says_why_and_is_not_made_active():
-    from classifier.ui.words import final_line
     from classifier.training.loop import TrainResult
+    from classifier.ui.words import final_line
     result = TrainResult({"loss": [float("nan")]}, [], 1, 3.0)
     run = _run_with("mlp", result, 1 / 3)
     assert run.evaluation.near_chance() and run.evaluation.baseline == pytest.approx(1 / 3)

@@ -1,14 +1,14 @@
 """Cached base features: which models qualify, whole runs, and the same weights as end to end."""
 import numpy as np
 import pytest
+from conftest import make_dataset
 
-from classifier.models.registry import build_model
-from classifier.training.run import run_training
 from classifier.core.settings import TrainSettings
+from classifier.models.registry import build_model
 from classifier.models.storage import load_model
 from classifier.training.loop import train
+from classifier.training.run import run_training
 from classifier.training.transfer import split_frozen, train_cached
-from conftest import make_dataset
 
 SETTINGS = TrainSettings(epochs=2, batch_size=8, pretrained=False, seed=0, lr_schedule="constant",
                          steps_per_execution=1)
@@ -89,8 +89,8 @@ def test_cached_training_refuses_a_model_it_cannot_split():
 
 def test_imagenet_weights_are_used_where_they_can_be_had(tmp_path, monkeypatch):
     """Offline and not cached: random weights, said so; in Keras' cache: ImageNet's, said so."""
-    from classifier.ui import words
     from classifier.models import pretrained
+    from classifier.ui import words
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("CLASSIFIER_OFFLINE", "1")
     monkeypatch.setattr(pretrained, "_IMAGENET", {})

@@ -7,14 +7,14 @@ import time
 
 import numpy as np
 import pytest
-
-from classifier.backends.jobs import CallerGone, TrainingLost
-from classifier.training.run import Run
-from classifier.core.settings import TrainSettings
-from classifier.backends.inline import InlineTrainer
-from classifier.backends.choice import train_stream
-from classifier.backends.processes import ProcessTrainer
 from conftest import items_of, make_dataset, wait_for
+
+from classifier.backends.choice import train_stream
+from classifier.backends.inline import InlineTrainer
+from classifier.backends.jobs import CallerGone, TrainingLost
+from classifier.backends.processes import ProcessTrainer
+from classifier.core.settings import TrainSettings
+from classifier.training.run import Run
 
 LONG = TrainSettings(epochs=200, batch_size=4, steps_per_execution=1)
 

@@ -6,9 +6,10 @@ import threading
 import time
 from typing import Callable, Iterator
 
+from ..training.run import Run
 from .base import SLOTS, StopOrAbandoned, drain
 from .jobs import Job, Record
-from ..training.run import Run
+
 
 class InlineTrainer:
     """Trainings on a thread of this process."""

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.dataset import Dataset
-from ..inference.evaluation import Evaluation
-from ..training.run import Run, run_training
 from ..core.settings import TrainSettings
+from ..inference.evaluation import Evaluation
 from ..training.loop import StopFlag, TrainResult
+from ..training.run import Run, run_training
 
 TRAINING_LOST = ("the training process stopped unexpectedly ({why}); nothing else was "
                  "affected: press Train to try again")

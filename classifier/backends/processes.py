@@ -16,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import sys
 import queue
+import sys
 import threading
 import time
 from typing import Callable, Iterator
 
-from .jobs import CallerGone, Job, Record, TrainingLost, where
 from .base import OUTCOMES, relay
+from .jobs import CallerGone, Job, Record, TrainingLost, where
 
 RUN, STOP, CANCEL = 0, 1, 2  # a worker's control value: go on, stop (keep the run), drop it
 HEARTBEAT_SECONDS = 1.0
@@ -67,10 +67,10 @@ def _worker_main(conn, control, threads: int, nice: int, recycle_after: int,
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from ..data.datasets import load_fashion_mnist
-    from .jobs import execute
     from ..core.memory import release_memory
     from ..core.settings import TrainSettings
+    from ..data.datasets import load_fashion_mnist
+    from .jobs import execute
     warm_up = Job(load_fashion_mnist().subset(64, 32), "mlp", TrainSettings(epochs=1, batch_size=32))
     execute(warm_up, None, None)  # Keras' first fit, evaluation and save cost seconds: not a user's
     release_memory()

@@ -32,8 +32,8 @@ from typing import Callable, Iterator
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from .jobs import CallerGone, Job, Record, TrainingLost, where
 from .base import OUTCOMES, drain, relay
+from .jobs import CallerGone, Job, Record, TrainingLost, where
 
 POLL_SECONDS = 0.25  # how often a task asks the stop board whether its run should stop
 _READY = object()  # a training thread's last word in its task's queue
@@ -102,8 +102,8 @@ def _train_task(job: Job, board, key: str, threads: int, nice: int,
     """The Ray task: ("started", where), lists of points, ("stopping",) once the training saw a
     Stop, then its outcome as a ProcessTrainer worker reports it (base.OUTCOMES)."""
     _prepare(threads, nice)
-    from .jobs import execute
     from ..core.memory import release_memory
+    from .jobs import execute
     info = {**where(), "node": ray.get_runtime_context().get_node_id()}
     yield ("started", info)
     points: queue.Queue = queue.Queue()
@@ -163,9 +163,9 @@ def _train_task(job: Job, board, key: str, threads: int, nice: int,
 def _warm_up(threads: int, nice: int) -> dict:
     """A fresh worker's first fit, evaluation and save cost seconds: pay them before a user's."""
     _prepare(threads, nice)
-    from .jobs import execute
     from ..core.memory import release_memory
     from ..core.settings import TrainSettings
+    from .jobs import execute
     try:
         from ..data.datasets import load_fashion_mnist
         data = load_fashion_mnist().subset(64, 32)  # also this node's copy of Fashion-MNIST

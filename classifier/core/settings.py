@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 MAX_BUDGET_SECONDS = 24 * 3600
-AUGMENTATIONS = (None, "flip", "shift", "flip_shift", "digits")  # classifier/augment.py
+AUGMENTATIONS = (None, "flip", "shift", "flip_shift", "digits")  # classifier/training/augment.py
 
 
 @dataclass
@@ -28,7 +28,7 @@ class TrainSettings:
                                          # random moves (and mirrors) each epoch (augment.py)
     tensorboard_dir: str | None = None   # write TensorBoard logs here
     pretrained: bool = True              # MobileNetV2: ImageNet weights (needs them cached/online)
-    # the lab (classifier/lab.py): what makes a model overfit, and what holds it back
+    # the lab (classifier/training/lab.py): what makes a model overfit, and what holds it back
     data_share: float = 1.0              # train on this share of the training images (from 0.01)
     label_noise: float = 0.0             # this share of the training labels made wrong
     dropout: float | None = None         # every Dropout layer's rate (one added if none); None: the recipe's

@@ -1,1 +1,1 @@
-
+"""Datasets: the built-in ones, folders and zips of class folders, your own classes, batches."""

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.dataset import Dataset
-from ..images.preprocess import IMAGE_FORMATS, open_image, resize_plain
 from ..images.errors import ImageTooLarge, NotAnImage
+from ..images.preprocess import IMAGE_FORMATS, open_image, resize_plain
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 MAX_CLASSES = 100

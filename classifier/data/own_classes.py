@@ -29,9 +29,14 @@ from PIL import Image
 
 from ..core.arguments import quoted, uploaded_path
 from ..core.dataset import Dataset
-from .folders import files_in, ignored, stratified_split, extract_zip  # one way to walk a zip
-from ..images.preprocess import MAX_PIXELS, open_image, resize_plain
 from ..images.errors import ImageTooLarge
+from ..images.preprocess import MAX_PIXELS, open_image, resize_plain
+from .folders import (  # one way to walk a zip
+    extract_zip,
+    files_in,
+    ignored,
+    stratified_split,
+)
 
 STORED_SIDE = 96  # images are kept at 96x96 RGB (see above)
 IMAGE_BYTES = STORED_SIDE * STORED_SIDE * 3

@@ -108,6 +108,7 @@ def _inference_model(model):
     """`model` as it predicts, for the exporters to trace: augmentation and dropout off (Keras'
     ONNX export would keep RandomFlip's ops), softmax after logits, one input named "pixels"."""
     import keras
+
     from ..models.registry import probability_model
     (inp,) = model.inputs
     pixels = keras.Input(inp.shape[1:], dtype=inp.dtype, name="pixels")

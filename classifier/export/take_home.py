@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..models.registry import MODELS
-from ..training.run import Run
 from ..training.loop import initial_learning_rate, targets_for
+from ..training.run import Run
 
 FORMAT_VERSION = 1
 KERAS_DATASETS = ("fashion_mnist", "mnist")  # keras.datasets.<key>.load_data()
@@ -302,7 +302,7 @@ def reproduce_script(run: Run) -> str:
         *([f"# The app's run was a {s.seconds:g} s time budget: this script trains the epochs it "
            "began, with the schedule its budget set."] if s.seconds else []),
         *([f"# The app's run moved its images at random each epoch (augment={s.augment!r}, "
-           "classifier/augment.py); this script does not."] if s.augment not in (None, "flip") else []),
+           "classifier/training/augment.py); this script does not."] if s.augment not in (None, "flip") else []),
         "# Results differ slightly from run to run and machine to machine (threads, CPU or GPU",
         "# kernels, library versions), even with the same seed.",
     ]

@@ -239,7 +239,10 @@ def prepare(source, image_shape=(28, 28, 1), style: str = "fashion") -> Prepared
     if style == "plain":
         seen = resize_plain(img, h, w, c)
         return Prepared(seen.reshape(1, h, w, c), seen, False)
-    from .cleanup import digit, garment  # scipy: loaded when a drawing is first cleaned up
+    from .cleanup import (  # scipy: loaded when a drawing is first cleaned up
+        digit,
+        garment,
+    )
     seen, inverted = (digit if style == "mnist" else garment)(_pixels(img))
     return Prepared(seen[None, :, :, None], seen, inverted)
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.batches import batches
 from ..core.dataset import Dataset
+from ..data.batches import batches
 
 CHANCE_MARGIN = 0.05  # a test accuracy this close to the baseline counts as "learned nothing"
 

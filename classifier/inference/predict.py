@@ -5,13 +5,14 @@ from `TrainResult.epoch_weights`) on a private copy, leaving the live model unto
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..images.preprocess import WORKING_SIDE, Prepared, open_image, prepare
 from .calibration import Calibration
-from ..images.preprocess import Prepared, prepare
 
 
 @dataclass
@@ -27,6 +28,14 @@ class Prediction:
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
+
+
+@dataclass
+class Answer:
+    """One image answered as the Predict tab shows it (`Predictor.answer`)."""
+    prediction: Prediction              # on the cleaned-up image
+    why: object                         # saliency.Saliency: what pushed the top answer
+    shrunk: Prediction                  # on the image merely shrunk
 
 
 class Predictor:
@@ -90,32 +99,29 @@ class Predictor:
             out = self._model_with(weights).predict_on_batch(prepared.batch.astype(np.float32))
         return self._prediction(prepared, np.asarray(out, dtype=np.float64)[0])
 
-    def predict_at(self, image, weights: list[np.ndarray] | None) -> Prediction:
-        """`predict` with the live weights (None) or with `weights`, e.g. one epoch's."""
-        return self.predict(image) if weights is None else self.predict_with_weights(image, weights)
-
-    def predict_shrunk(self, image, weights: list[np.ndarray] | None = None) -> Prediction:
-        """The answer on the image merely shrunk to the input size: no inversion, cropping or
-        centring, to show what the clean-up is for."""
-        prepared = prepare(image, self.image_shape, "plain")
-        if weights is None:
-            return self._prediction(prepared, self.probabilities(prepared.batch)[0])
-        with self._copy_lock:
-            out = self._model_with(weights).predict_on_batch(prepared.batch.astype(np.float32))
-        return self._prediction(prepared, np.asarray(out, dtype=np.float64)[0])
-
-    def explain(self, image, class_index: int, weights: list[np.ndarray] | None = None):
-        """Saliency (classifier.saliency) of `class_index` for the cleaned-up image."""
+    def answer(self, image, weights: list[np.ndarray] | None = None) -> "Answer":
+        """What the Predict tab shows for one image, each step done once: the image opened
+        once; the answer on it cleaned up, and why (saliency on that same batch); the answer on
+        it merely shrunk to the input size (no inversion, cropping or centring: what the
+        clean-up is for). With `weights` (e.g. one epoch's), on the private copy."""
         from .saliency import saliency
-        batch = self.prepare(image).batch.astype(np.float32)
-        if weights is None:
-            return saliency(self.model, batch, class_index)
-        with self._copy_lock:
-            return saliency(self._model_with(weights), batch, class_index)
+        h, w, _ = self.image_shape
+        opened = open_image(image, draft_size=(max(WORKING_SIDE, w), max(WORKING_SIDE, h)))
+        cleaned = prepare(opened, self.image_shape, self.style)
+        shrunk = prepare(opened, self.image_shape, "plain")
+        batch = np.concatenate([cleaned.batch, shrunk.batch]).astype(np.float32)
+        with self._copy_lock if weights is not None else contextlib.nullcontext():
+            model = self.model if weights is None else self._model_with(weights)
+            p = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
+            prediction = self._prediction(cleaned, p[0])
+            top = self.class_names.index(prediction.label)
+            why = saliency(model, batch[:1], top)
+        return Answer(prediction, why, self._prediction(shrunk, p[1]))
 
     def _model_with(self, weights: list[np.ndarray]):
         """The private copy's probability model holding `weights` (call with the lock held)."""
         import keras
+
         from ..models.registry import probability_model
         if self._copy is None:
             clone = keras.models.clone_model(self.trained)

@@ -1,1 +1,1 @@
-
+"""The models: recipes (builders), MobileNetV2 (pretrained), the registry, saving and loading."""

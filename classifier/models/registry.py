@@ -8,9 +8,19 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable
 
-from .pretrained import mobilenetv2
 from ..core.settings import TrainSettings
-from .recipes import cnn, cnn_aug, cnn_bn, cnn_pre, cnn_quick, keras_module, mlp, mlp2, mlp_logits
+from .pretrained import mobilenetv2
+from .recipes import (
+    cnn,
+    cnn_aug,
+    cnn_bn,
+    cnn_pre,
+    cnn_quick,
+    keras_module,
+    mlp,
+    mlp2,
+    mlp_logits,
+)
 
 DEFAULT_LEARNING_RATES = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.05}  # an optimizer's own pick
 

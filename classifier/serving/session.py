@@ -10,19 +10,20 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from ..core.dataset import Dataset
-from ..data.datasets import DATASETS, load_dataset
-from ..inference.evaluation import Evaluation, evaluate
-from ..export.take_home import write_take_home
-from ..data.folders import ZIP_IMAGE_CHOICES
-from ..training.lab import lab_words
 from ..core.memory import MemoryBudget, array_bytes
+from ..data.datasets import DATASETS, load_dataset
+from ..data.folders import ZIP_IMAGE_CHOICES
+from ..data.own_classes import IMAGE_BYTES, TRAIN_BATCH, TRAIN_EPOCHS, ClassSet
+from ..export.take_home import write_take_home
+from ..inference.evaluation import Evaluation, evaluate
 from ..inference.predict import Predictor
 from ..models.registry import MODELS
-from ..data.own_classes import IMAGE_BYTES, TRAIN_BATCH, TRAIN_EPOCHS, ClassSet
+from ..training.lab import lab_words
 from ..training.run import Run
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -79,24 +80,26 @@ class Session:
     uploaded: Dataset | None = None
     own: ClassSet = field(default_factory=ClassSet)  # classes made in this tab (dataset "own")
     own_images: str = OWN_IMAGES  # what they become for training: a ZIP_IMAGE_CHOICES key
-    own_picked: tuple | None = None  # (class, index) of the image clicked, for Delete
-    own_recorded_at: float = 0.0  # time.monotonic() of the latest webcam frame recorded
     trained: dict[str, TrainedModel] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=_stopped)  # set: no run in progress
     runs_done: int = 0
     active_model: str | None = None
     last_image: object = None  # the latest drawing or upload, re-read when a model or epoch changes
-    evaluated: str | None = None  # the model whose results the Evaluate tab shows
     dropped: list[str] = field(default_factory=list)  # runs the latest add_run let go
     notes: list[str] = field(default_factory=list)  # what the latest add_run could not keep
-    inside: object = None  # the Inside tab's latest views and picture, for clicks on it
-    test_pick: int = 0  # which test image the Inside tab shows, when it shows one
     maps: dict = field(default_factory=dict)  # (model, projection, epoch) -> its TestMap
-    shown_map: object = None  # the map picture on screen and its maps, for clicks on it
+    screens: dict = field(default_factory=dict)  # each tab's own screen state (ui/): `screen`
     client: str | None = None  # the network it came from (clients.py), for fair shares
     budget: MemoryBudget | None = None  # the server's, when it has one: see `reserve`
     _workdir: Path | None = None
     _own_built: tuple | None = None  # (set, its version, own_images, the Dataset made of it)
+
+    def screen(self, tab: str, **defaults) -> SimpleNamespace:
+        """Tab `tab`'s own screen state in this session (what it shows, for clicks on it),
+        made from `defaults` on first use; the tab's module says what it holds."""
+        if tab not in self.screens:
+            self.screens[tab] = SimpleNamespace(**defaults)
+        return self.screens[tab]
 
     def nbytes(self) -> int:
         """Memory this session's own things hold: its images and the datasets made of them,
@@ -188,16 +191,17 @@ class Session:
             return self.trained[name].run.dataset
         return load_dataset(self.predictor(name).meta["dataset"])
 
-    def model_input(self, name: str, source: str) -> tuple[np.ndarray, str]:
+    def model_input(self, name: str, source: str, pick: int = 0) -> tuple[np.ndarray, str]:
         """(a batch of one image for model `name`, what it is): the latest drawing or upload
-        after the clean-up ("drawing"), or one of its test images as they are ("test")."""
+        after the clean-up ("drawing"), or one of its test images as they are ("test"), the
+        `pick`-th of a fixed random order."""
         predictor = self.predictor(name)
         if source == "drawing":
             if self.last_image is None:
                 raise ValueError("draw or upload an image in the Predict tab first, or pick a test image")
             return predictor.prepare(self.last_image).batch, "your drawing or upload, cleaned up"
         data = self.dataset_of(name)
-        i = int(np.random.default_rng(self.test_pick).integers(len(data.x_test)))
+        i = int(np.random.default_rng(pick).integers(len(data.x_test)))
         return data.x_test[i:i + 1], f"test image {i:,}: a {data.class_names[data.y_test[i]]}"
 
     def test_map(self, name: str, weights, method: str, epoch: int = 0):
@@ -315,10 +319,10 @@ class Session:
         self.stop.set()
         self.trained.clear()
         self.maps.clear()
-        self.inside = self.shown_map = None
+        self.screens.clear()
         self.uploaded = None
         self.own.clear()  # the webcam frames and uploads go with the tab
-        self._own_built = self.own_picked = None
+        self._own_built = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
 

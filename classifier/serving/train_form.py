@@ -13,9 +13,9 @@ from typing import Mapping
 from urllib.parse import urlencode
 
 from ..core import arguments
+from ..core.settings import TrainSettings
 from ..data.datasets import DATASETS
 from ..models.registry import MODELS
-from ..core.settings import TrainSettings
 
 FORM = dict(epochs=(1, 50), batch_sizes=(16, 32, 64, 128, 256, 512),
             learning_rate=(0, 10), validation=(0.05, 0.3),

@@ -28,12 +28,12 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .augment import mirrored, random_change
-from ..data.batches import batches
 from ..core.dataset import Dataset
+from ..core.settings import TrainSettings
+from ..data.batches import batches
+from .augment import mirrored, random_change
 from .lab import training_share, wrong_labels
 from .schedule import budget_callback_class, warmup_cosine
-from ..core.settings import TrainSettings
 
 PER_CLASS_MAX_IMAGES = 2000  # validation images val_per_class scores each epoch, spread evenly
 PER_CLASS_CHUNK = 500  # images per forward pass when scoring them

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.dataset import Dataset
+from ..core.settings import TrainSettings
 from ..inference.evaluation import Evaluation, evaluate
 from ..models.registry import MODELS, build_model
-from ..core.settings import TrainSettings
 from ..models.storage import save_model
 from .loop import StopFlag, TrainResult, train
 from .transfer import split_frozen, train_cached

@@ -9,12 +9,11 @@ from types import SimpleNamespace
 import gradio as gr
 
 from ..core import arguments
-from ..data.folders import ZIP_IMAGE_CHOICES, zip_file_count
 from ..core.memory import array_bytes
+from ..data.folders import ZIP_IMAGE_CHOICES, zip_file_count
 from ..serving.session import dataset_choices
 from ..views import figures
-from . import words
-from . import own_classes_section
+from . import own_classes_section, words
 from .common import PRIVATE, SEED_MAX, level, model_text, session_of, what_is_happening
 
 

@@ -8,10 +8,15 @@ import gradio as gr
 
 from ..core import arguments
 from ..images.preprocess import upscale
-from ..serving.session import shipped_names
+from ..serving.session import Session, shipped_names
 from ..views import figures
 from . import words
 from .common import PRIVATE, SEED_MAX, level, session_of, what_is_happening
+
+
+def screen(session: Session):
+    """What this tab shows for `session`: `shown`, the model whose results are on screen."""
+    return session.screen("evaluate", shown=None)
 
 
 def show_evaluation(state, model_name, seed):
@@ -34,7 +39,7 @@ def show_evaluation(state, model_name, seed):
     text = (f"**Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images the model never "
             f"trained on (test loss {ev.loss:.3f}).")
     table = figures.confusion_styler(ev.confusion_matrix(), data.class_names)
-    session.evaluated = model_name
+    screen(session).shown = model_name
     return text, table, frame, grid, mistakes, None, PAIR_HINT
 
 
@@ -49,7 +54,7 @@ def sync_evaluation(state):
     tab may have changed it), and results of another model are cleared, not left to mislead."""
     session = session_of(state)
     picker = gr.update(choices=session.model_names(), value=session.active_model)
-    if session.evaluated == session.active_model:
+    if screen(session).shown == session.active_model:
         return picker, *[gr.update()] * 7
     text = f"Press **Evaluate** to see **{session.active_model}** on the test set."
     return picker, text, None, None, None, None, None, PAIR_HINT

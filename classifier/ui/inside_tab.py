@@ -9,9 +9,25 @@ import gradio as gr
 from ..core import arguments
 from ..images.errors import BlankImage
 from ..images.preprocess import upscale
-from ..views import inside, test_map
+from ..serving.session import Session
+from ..views import inside, network_pictures, test_map
 from . import words
-from .common import CHECKED, PRIVATE, epoch_slider, pick_second, session_of, short_name, what_is_happening
+from .common import (
+    CHECKED,
+    PRIVATE,
+    epoch_slider,
+    pick_second,
+    session_of,
+    short_name,
+    what_is_happening,
+)
+
+
+def screen(session: Session):
+    """What this tab shows for `session`, for clicks on it: `network` (the layers' views, their
+    picture, the class names), `map` (the test set's map picture and its maps), and `test_pick`,
+    which test image is the input when one is."""
+    return session.screen("inside", network=None, map=None, test_pick=0)
 
 
 def show_inside(state, source, epoch):
@@ -23,21 +39,21 @@ def show_inside(state, source, epoch):
         source = arguments.choice("input", source, ["drawing", "test"])
         epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
         predictor = session.predictor(name)
-        batch, what = session.model_input(name, source)
+        batch, what = session.model_input(name, source, screen(session).test_pick)
         views, filters = predictor.using(session.weights_at(name, epoch), lambda model: (
             inside.layer_views(model, batch), inside.first_layer_filters(model)))
     except BlankImage as exc:
         return _inside_message(f"Nothing to read: {exc}.")
     except ValueError as exc:
         return _inside_message(str(exc))
-    picture = inside.network_picture(views, predictor.class_names)
-    session.inside = views, picture, predictor.class_names
+    picture = network_pictures.network_picture(views, predictor.class_names)
+    screen(session).network = views, picture, predictor.class_names
     scores = views[-1].values
     at = f" after epoch {epoch}" if session.weights_at(name, epoch) is not None else ""
     text = (f"**{name}**{at}, looking at {what}: it answers **{predictor.class_names[int(scores.argmax())]}"
             f" {scores.max():.0%}**. {len(views)} layers, input at the top, scores at the bottom; "
             "**click a map** to enlarge it.")
-    return (text, picture.image, None, inside.filters_picture(filters), filters.caption)
+    return (text, picture.image, None, network_pictures.filters_picture(filters), filters.caption)
 
 
 def _inside_message(message: str):
@@ -46,7 +62,7 @@ def _inside_message(message: str):
 
 def enlarge_map(state, evt: gr.SelectData):
     """A clicked tile of the network picture: that map enlarged, with a colour bar."""
-    shown = session_of(state).inside
+    shown = screen(session_of(state)).network
     index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
     if shown is None or index is None:
         return None
@@ -55,13 +71,13 @@ def enlarge_map(state, evt: gr.SelectData):
         hit = picture.at(float(index[0]), float(index[1]))
     except (TypeError, ValueError):
         return None
-    return None if hit is None else inside.feature_map_figure(views[hit[0]], hit[1], class_names)
+    return None if hit is None else network_pictures.feature_map_figure(views[hit[0]], hit[1], class_names)
 
 
 def another_test_image(state):
     """The Inside tab's next test image."""
     session = session_of(state)
-    session.test_pick += 1
+    screen(session).test_pick += 1
     return "test"
 
 
@@ -85,7 +101,7 @@ def show_map(state, beside, method, epoch, progress=gr.Progress()):
     classes = session.predictor(name).class_names
     picture = test_map.map_picture([(short_name(n), m) for (n, _), m in zip(models, maps)],
                                    classes, star=list(stars))
-    session.shown_map = picture, [(n, m) for (n, _), m in zip(models, maps)]
+    screen(session).map = picture, [(n, m) for (n, _), m in zip(models, maps)]
     notes = {m.note for m in maps if m.note}
     return picture.image, None, words.MAP_CLICK + (" " + " ".join(notes) if notes else "")
 
@@ -94,9 +110,9 @@ def show_map_point(state, evt: gr.SelectData):
     """A clicked dot of the map: its test image, and what the model answered."""
     session = session_of(state)
     index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
-    if session.shown_map is None or index is None:
+    if screen(session).map is None or index is None:
         return gr.update(), gr.update()
-    picture, maps = session.shown_map
+    picture, maps = screen(session).map
     try:
         hit = picture.nearest(float(index[0]), float(index[1]))
     except (TypeError, ValueError):

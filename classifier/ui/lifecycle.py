@@ -21,7 +21,6 @@ from . import words
 from .common import ADMISSION, BUDGET
 from .fair_queue import RELEASED
 
-
 SESSION_IDLE_SECONDS = float(os.environ.get("CLASSIFIER_SESSION_IDLE_SECONDS", 300))
 
 

@@ -16,8 +16,22 @@ from ..images.webcam import webcam_frame
 from ..serving.session import HELD_PER_IMAGE, OWN_IMAGES, Session
 from ..views import figures
 from . import words
-from .common import (CHECKED, PRIVATE, WEBCAM, WEBCAM_STREAM, frame_slot, level, model_text,
-                     session_of)
+from .common import (
+    CHECKED,
+    PRIVATE,
+    WEBCAM,
+    WEBCAM_STREAM,
+    frame_slot,
+    level,
+    model_text,
+    session_of,
+)
+
+
+def screen(session: Session):
+    """What this section shows for `session`: `picked` ((class, index) of the image clicked, for
+    Delete) and `recorded_at` (time.monotonic() of the latest webcam frame recorded)."""
+    return session.screen("own classes", picked=None, recorded_at=0.0)
 
 
 def own_view(session: Session, chosen=None):
@@ -26,7 +40,7 @@ def own_view(session: Session, chosen=None):
     own = session.own
     counts = own.counts()
     chosen = chosen if isinstance(chosen, str) and chosen in counts else next(iter(counts), None)
-    session.own_picked = None  # the pictures may have moved: pick one again to delete it
+    screen(session).picked = None  # the pictures may have moved: pick one again to delete it
     picker = gr.update(choices=[(f"{n} ({c})", n) for n, c in counts.items()], value=chosen)
     pictures = gr.update(value=own.thumbnails(chosen) if chosen else [],
                          label=words.own_images_label(chosen, counts.get(chosen, 0)))
@@ -92,7 +106,7 @@ def own_record(state, chosen, frame):
     """Record: each frame the webcam streams (3 a second) into the picked class. One that
     cannot be added says why beside the webcam (an error would repeat at every frame)."""
     session = session_of(state)
-    session.own_recorded_at = time.monotonic()
+    screen(session).recorded_at = time.monotonic()
     try:
         session.reserve_images(1)
         report = session.own.add_images(_picked_class(chosen), webcam_frame(frame))
@@ -115,7 +129,7 @@ def own_settle(state, chosen):
     """The timer, while frames come: once they stop, the classes once more (the count bars
     show the update before the last, see _level) and the timer stops."""
     session = session_of(state)
-    if time.monotonic() - session.own_recorded_at < SETTLED:
+    if time.monotonic() - screen(session).recorded_at < SETTLED:
         return (gr.update(),) * 6
     return "", *own_view(session, chosen), gr.Timer(active=False)
 
@@ -139,13 +153,13 @@ def _own_add(session: Session, chosen, sources, uploads=None):
 def own_pick(state, chosen, evt: gr.SelectData):
     """A clicked picture: remembered for Delete."""
     index = evt.index if isinstance(evt.index, int) and not isinstance(evt.index, bool) else None
-    session_of(state).own_picked = (chosen, index) if index is not None else None
+    screen(session_of(state)).picked = (chosen, index) if index is not None else None
 
 
 def own_delete_image(state, chosen):
     """Delete: the clicked picture of the picked class."""
     session = session_of(state)
-    picked = session.own_picked
+    picked = screen(session).picked
     if picked is None or picked[0] != chosen:
         raise gr.Error("Click an image of the class first, then Delete.")
     try:

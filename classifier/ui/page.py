@@ -6,8 +6,17 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from ..serving.traffic import TrafficMiddleware
-from . import (api, compare_tab, dataset_tab, evaluate_tab, inside_tab, lifecycle, predict_tab,
-               train_tab, words)
+from . import (
+    api,
+    compare_tab,
+    dataset_tab,
+    evaluate_tab,
+    inside_tab,
+    lifecycle,
+    predict_tab,
+    train_tab,
+    words,
+)
 from .common import PRIVATE, level
 from .fair_queue import FairQueue
 

@@ -17,8 +17,19 @@ from ..serving.session import ASSETS, Session, shipped_names
 from ..views import figures, robustness
 from ..views.robustness import TRANSFORMS
 from . import words
-from .common import (CHECKED, PRIVATE, WEBCAM, WEBCAM_STREAM, epoch_slider, frame_slot, level,
-                     pick_second, session_of, short_name, what_is_happening)
+from .common import (
+    CHECKED,
+    PRIVATE,
+    WEBCAM,
+    WEBCAM_STREAM,
+    epoch_slider,
+    frame_slot,
+    level,
+    pick_second,
+    session_of,
+    short_name,
+    what_is_happening,
+)
 
 LOW_CONFIDENCE = 0.5
 
@@ -109,10 +120,8 @@ def _answer(session: Session, model_name, image, epoch):
         epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
         weights = session.weights_at(model_name, epoch)
         predictor = session.predictor(model_name)
-        pred = predictor.predict_at(image, weights)
-        top = predictor.class_names.index(pred.label)
-        why = predictor.explain(image, top, weights)
-        raw = predictor.predict_shrunk(image, weights)
+        answered = predictor.answer(image, weights)  # the image prepared once
+        pred, why, raw = answered.prediction, answered.why, answered.shrunk
     except BlankImage as exc:  # a cleared canvas, an empty drawing: say so, no error toast
         return None, f"Nothing to read: {exc}.", None, None, None
     except ValueError as exc:

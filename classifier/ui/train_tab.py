@@ -15,18 +15,26 @@ from types import SimpleNamespace
 import anyio
 import gradio as gr
 
-from ..core import arguments
 from ..backends.jobs import CallerGone, TrainingLost
+from ..core import arguments
 from ..models.pretrained import imagenet_weights_ready, mobilenet_size
 from ..models.registry import MODELS
 from ..serving import train_form
 from ..serving.clients import client_of_request
-from ..serving.train_form import FORM, train_settings
 from ..serving.traffic import OPEN_STREAMS
+from ..serving.train_form import FORM, train_settings
 from ..views import figures
 from . import words
-from .common import (ADMISSION, CHECKED, PRIVATE, epoch_slider, model_text, session_of,
-                     short_name, what_is_happening)
+from .common import (
+    ADMISSION,
+    CHECKED,
+    PRIVATE,
+    epoch_slider,
+    model_text,
+    session_of,
+    short_name,
+    what_is_happening,
+)
 
 START_GRACE = 5.0  # s an API caller has, once its training's turn comes, to open its result stream
 

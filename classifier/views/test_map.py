@@ -30,8 +30,11 @@ def _submodel(model):
     whether that output is logits; cached, sharing weights, so it follows further training."""
     if model not in _SUBMODELS:
         import keras
+
+        from ..inference.saliency import (
+            unwrap,  # a probability_model wrapper -> the trained model
+        )
         from ..models.registry import outputs_logits
-        from ..inference.saliency import unwrap  # a probability_model wrapper -> the trained model
         inner = unwrap(model)
         dense = [layer for layer in inner.layers if isinstance(layer, keras.layers.Dense)]
         if not dense:
