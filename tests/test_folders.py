@@ -282,7 +282,7 @@ def test_hundred_big_jpegs_load_quickly(tmp_path):
 
 def test_import_does_not_load_tensorflow():
     import subprocess
-    code = ("import sys, classifier.folders; "
+    code = ("import sys, classifier.data.folders; "
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], check=True).stdout

@@ -416,7 +416,7 @@ def test_sketchpad_rgba_composite_matches_the_drawing(tmp_path):
 
 def test_no_tensorflow_keras_or_gradio_import():
     # scipy (the clean-up's filters, classifier/images/cleanup.py) loads on the first drawing, not here
-    code = ("import sys, classifier.preprocess; "
+    code = ("import sys, classifier.images.preprocess; "
             "print(sorted({'tensorflow', 'keras', 'gradio', 'scipy'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -125,8 +125,8 @@ CRASHING_SAVE = """
 import os, signal, sys
 from pathlib import Path
 import keras
-from classifier.models import build_model
-from classifier.storage import save_model
+from classifier.models.registry import build_model
+from classifier.models.storage import save_model
 
 keras.utils.set_random_seed(1)
 model = build_model("mlp", (6, 6, 1), 3)

@@ -83,7 +83,7 @@ def test_cached_training_learns_what_end_to_end_training_learns():
 
 
 def test_cached_training_refuses_a_model_it_cannot_split():
-    with pytest.raises(ValueError, match="no frozen base.*classifier.training.train"):
+    with pytest.raises(ValueError, match="no frozen base.*classifier.training.loop.train"):
         train_cached(_build("cnn", (28, 28, 1)), make_dataset(n_train=8, n_test=2), SETTINGS)
 
 

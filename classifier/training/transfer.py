@@ -111,7 +111,7 @@ def train_cached(model, dataset: Dataset, settings: TrainSettings | None = None,
     parts = split_frozen(model)
     if parts is None:
         raise ValueError(f"model {model.name!r} has no frozen base with nothing random before it: "
-                         "train it with classifier.training.train")
+                         "train it with classifier.training.loop.train")
     features, head = parts
     s = settings or TrainSettings()
     t0 = time.perf_counter()
