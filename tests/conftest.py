@@ -5,6 +5,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CLASSIFIER_OFFLINE"] = "1"
+os.environ.setdefault("CLASSIFIER_DB", os.path.join(  # classes the tests start: a file of their own
+    __import__("tempfile").mkdtemp(prefix="classifier-tests-db-"), "classes.sqlite"))
 
 import numpy as np
 import pytest

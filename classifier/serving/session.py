@@ -8,7 +8,7 @@ import functools
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,6 +25,7 @@ from ..inference.predict import Predictor
 from ..models.registry import MODELS
 from ..training.lab import lab_words
 from ..training.run import Run
+from .classroom import Membership
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SHIPPED = {  # name shown in pickers -> folder under assets/models
@@ -90,6 +91,7 @@ class Session:
     maps: dict = field(default_factory=dict)  # (model, projection, epoch) -> its TestMap
     screens: dict = field(default_factory=dict)  # each tab's own screen state (ui/): `screen`
     client: str | None = None  # the network it came from (clients.py), for fair shares
+    membership: Membership | None = None  # the class it joined or leads (classroom.py)
     budget: MemoryBudget | None = None  # the server's, when it has one: see `reserve`
     _workdir: Path | None = None
     _own_built: tuple | None = None  # (set, its version, own_images, the Dataset made of it)
@@ -272,16 +274,30 @@ class Session:
         self.trained[name] = TrainedModel(predictor, run, folder / "model.keras")
         if not run.evaluation.near_chance():
             self.active_model = name
-        for older in list(self.trained)[:-1]:  # per-epoch weights: the latest run's only
-            self.trained[older].run.result.epoch_weights = []
         if take_home:
             write_take_home(run, folder)
+        return self._keep_latest(name)
+
+    def _keep_latest(self, name: str) -> str:
+        """After `name` joined the models: per-epoch weights for the latest only, the oldest
+        beyond MAX_SESSION_MODELS dropped (their names in `dropped`)."""
+        for older in list(self.trained)[:-1]:
+            self.trained[older].run.result.epoch_weights = []
         self.dropped = list(self.trained)[:-MAX_SESSION_MODELS]
         for old in self.dropped:
             del self.trained[old]
         if self.active_model in self.dropped:  # failed runs kept the oldest one active
             self.active_model = (shipped_names() or [name])[0]
         return name
+
+    def adopt(self, name: str, model: TrainedModel) -> str:
+        """A model trained elsewhere (the class's shared run) as this session's active model,
+        under `name`; shared read-only (its weights after each epoch stay the sharer's)."""
+        run = replace(model.run, result=replace(model.run.result))  # a session may drop its
+        self.trained.pop(name, None)  # own copy's epoch weights, never the sharer's
+        self.trained[name] = TrainedModel(model.predictor, run, model.download)
+        self.active_model = name
+        return self._keep_latest(name)
 
     def epoch_weights(self, name: str | None) -> list:
         """Weights after each epoch of a session run (the latest run's only), else []."""

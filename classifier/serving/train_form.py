@@ -94,7 +94,7 @@ def read_link(query: Mapping[str, object]) -> Link:
     link = Link()
     for name, value in list(query.items())[:MAX_KEYS]:
         name = str(name)
-        if name in ("__theme", "view"):  # Gradio's own
+        if name in ("__theme", "view", "class", "teacher"):  # Gradio's own; a class's (class_tab)
             continue
         if name not in LINK_KEYS:
             link.notes.append(f"{arguments.quoted(name)} is not a setting")

@@ -14,6 +14,7 @@ from ..core.settings import TrainSettings
 from ..models.pretrained import imagenet_weights_ready, mobilenet_size
 from ..models.registry import MODELS, build_model
 from ..serving.admission import Admission
+from ..serving.classroom import Classroom
 from ..serving.session import Session
 from ..views import figures
 from . import words
@@ -21,6 +22,7 @@ from . import words
 SEED_MAX = 2**32 - 1  # what numpy's generators take
 ADMISSION = Admission(slots=2)  # slots: the trainer's (lifecycle.start_trainer); fits a class
 BUDGET = MemoryBudget.from_environment()  # what all sessions together may hold
+CLASSES = Classroom()  # every class on this server; its board in CLASSIFIER_DB (SQLite)
 
 
 PRIVATE = dict(api_visibility="private")  # not on the API page (still callable: see README)

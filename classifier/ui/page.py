@@ -1,4 +1,4 @@
-"""The page: a header, six tabs (one module each), the events that run as it loads, the queue and
+"""The page: a header, seven tabs (one module each), the events that run as it loads, the queue and
 how it is launched. The one place that knows every tab: a new tab is a module and a line here."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.middleware import Middleware
 from ..serving.traffic import TrafficMiddleware
 from . import (
     api,
+    class_tab,
     compare_tab,
     dataset_tab,
     evaluate_tab,
@@ -39,14 +40,14 @@ LAUNCH = dict(max_file_size="20mb", css=CSS,  # no allowed_paths: only Gradio's 
 
 
 def build() -> gr.Blocks:
-    """The page: a header, six tabs, each laid out and wired by its own module."""
+    """The page: a header, seven tabs, each laid out and wired by its own module."""
     with gr.Blocks(title="Train an image classifier, live",
                    delete_cache=(600, 3600)) as demo:  # files the app served: kept an hour
         state = gr.State(None, delete_callback=lambda s: s is not None and s.close())
         gr.Markdown(words.HEADER)
         link_note = gr.HTML(visible=False, elem_classes="link-note")
         active = gr.Markdown()
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Dataset", id="dataset"):
                 ds = dataset_tab.create()
             with gr.Tab("Train", id="train") as train_page:
@@ -59,19 +60,23 @@ def build() -> gr.Blocks:
                 ev = evaluate_tab.create()
             with gr.Tab("Compare", id="compare") as compare_page:
                 cmp = compare_tab.create()
+            with gr.Tab("Class", id="class"):
+                cl = class_tab.create()
         demo.unload(lifecycle.close_tab)
-        demo.load(lifecycle.new_session, None, [state, pr.model, ev.model, active], **PRIVATE).then(
+        loaded = demo.load(lifecycle.new_session, None, [state, pr.model, ev.model, active], **PRIVATE).then(
             train_tab.link_dataset, None, [ds.key, tr.model_key, link_note], **PRIVATE).then(
             level(dataset_tab.show_dataset), [state, ds.key, ds.show_class, ds.seed], ds.outputs,
             **PRIVATE).then(
             train_tab.describe_model, [tr.model_key, state], [tr.model_info, tr.epochs, tr.batch_size],
             **PRIVATE).then(train_tab.link_form, None, tr.linked, **PRIVATE)
+        class_tab.wire_arrival(loaded, state, tabs, cl)
         dataset_tab.wire(state, active, ds, tr, train_page)
         train_tab.wire(state, active, ds.key, tr, pr, ev)
         predict_tab.wire(state, active, pr, ev)
         inside_tab.wire(state, ins, inside_page)
         evaluate_tab.wire(state, ev, evaluate_page)
         compare_tab.wire(state, cmp, compare_page)
+        class_tab.wire(state, tabs, cl, [*tr.outputs[:4], pr.model, ev.model, active, pr.epoch])
         api.wire()
     demo.queue(max_size=256, default_concurrency_limit=8,
                api_open=False)  # /run/<name> would skip the queue and its limits

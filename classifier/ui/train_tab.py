@@ -9,6 +9,7 @@ import asyncio
 import html
 import os
 import re
+import sqlite3
 import time
 from types import SimpleNamespace
 
@@ -28,6 +29,7 @@ from . import words
 from .common import (
     ADMISSION,
     CHECKED,
+    CLASSES,
     PRIVATE,
     epoch_slider,
     model_text,
@@ -36,6 +38,7 @@ from .common import (
     what_is_happening,
 )
 
+_HEAT = gr.Plot(render=False)  # a teacher's heat-map, encoded once for every student's page
 START_GRACE = 5.0  # s an API caller has, once its training's turn comes, to open its result stream
 
 
@@ -164,14 +167,26 @@ async def _caller_there(place, listener) -> bool:
 def _train(session, keep, data, model_key, settings, listener, place, progress):
     """The training itself, streamed; it stops within a step once its caller stops listening,
     gives its trainer up (keeping what it learned) once it has held it for its share while
-    others wait, and its trainer is free as soon as it ends."""
+    others wait, and its trainer is free as soon as it ends. Its stop switch is set once it
+    ends, however it ends: the session trains nothing then."""
+    stop = session.new_stop()
+    try:
+        yield from _steps(session, keep, data, model_key, settings, listener, place, progress, stop)
+    finally:
+        stop.set()
+
+
+def _steps(session, keep, data, model_key, settings, listener, place, progress, stop):
     from classifier.backends.choice import train_stream
 
     def gone() -> bool:
         place.touch()
         return not OPEN_STREAMS.listening(listener)
 
-    points, stop, shared = [], session.new_stop(), None
+    points, shared = [], None
+    live, heat_shown = CLASSES.sharing(session.membership), None  # a teacher's run: the class's
+    if live is not None:
+        live.start(MODELS[model_key].title, ())
     for item in train_stream(data, model_key, settings, stop, gone=gone, done=place.leave):
         if isinstance(item, list):
             if shared is None and not stop.is_set() and place.overdue():
@@ -183,22 +198,44 @@ def _train(session, keep, data, model_key, settings, listener, place, progress):
             new_epoch = any(p["kind"] == "epoch" for p in item)
             heat = (figures.per_class_figure(points, data.class_names, last["epochs"])
                     if new_epoch else gr.update())
-            yield (keep, *_curves(points, settings), words.status_line(points), heat,
-                   *[gr.update()] * 6)
+            curves, status = _curves(points, settings), words.status_line(points)
+            if live is not None:  # drawn once here for every student's page
+                if new_epoch:
+                    heat = heat_shown = _HEAT.postprocess(heat)
+                live.show((*map(dict, curves), status,  # copies: Gradio pops a sent update's value
+                           heat_shown if heat_shown is not None else gr.skip()))
+            yield (keep, *curves, status, heat, *[gr.update()] * 6)
             continue
         name = session.add_run(item, take_home=keep is not None)
+        _on_the_board(session, item)
         names = session.model_names()
         picker = gr.update(choices=names, value=session.active_model)  # a run at chance is not made active
         files = [str(f) for f in session.take_home(name)] if keep is not None else None
         download = str(session.trained[name].download) if keep is not None else None
         if session.dropped and keep is not None:
             gr.Info(f"Only the last few runs are kept: {', '.join(session.dropped)} left the pickers.")
-        yield (keep, *_curves(points, settings),
-               words.final_line(item, session.dropped, shared=shared, share=ADMISSION.share)
-               + "".join(f"  \n{note[0].upper()}{note[1:]}." for note in session.notes),
+        curves = _curves(points, settings)
+        said = (words.final_line(item, session.dropped, shared=shared, share=ADMISSION.share)
+                + "".join(f"  \n{note[0].upper()}{note[1:]}." for note in session.notes))
+        if live is not None:  # the model becomes the class's when it is the teacher's own
+            live.end((*map(dict, curves), said, heat_shown if heat_shown is not None else gr.skip()),
+                     (name, session.trained[name]) if session.active_model == name else None)
+        yield (keep, *curves, said,
                gr.update(), gr.update(value=download, visible=download is not None),
                gr.update(value=files, visible=files is not None),
                picker, picker, session.header(), epoch_slider(session, session.active_model))
+
+
+def _on_the_board(session, run) -> None:
+    """A class member's finished run on the class's board (a board out of reach is logged in
+    one line: the run itself is kept either way)."""
+    if session.membership is None:
+        return
+    try:
+        CLASSES.record(session.membership, MODELS[run.model_key].title, run.dataset.title,
+                       words.board_settings(run), run.evaluation.accuracy, run.result.seconds)
+    except (ValueError, sqlite3.Error) as exc:
+        print(f"class board: {type(exc).__name__}: {exc}", flush=True)
 
 
 def _curves(points, settings):

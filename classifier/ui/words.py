@@ -1,7 +1,9 @@
 """The plain-language words the app shows: header, how-to lines, explanations, status lines."""
 from __future__ import annotations
 
+import html
 import math
+import time
 
 from ..data.own_classes import MAX_IMAGES, MAX_PER_CLASS
 from ..serving.session import MAX_SESSION_MODELS
@@ -45,6 +47,11 @@ HOW = {
               "learned. After a run of your own, move the epoch slider to watch them form.",
     "evaluate": "**How to use:** pick a model and press **Evaluate** to see it on test images "
                 "it never trained on; click a cell of the confusion matrix to see its images.",
+    "class": "**A class:** the teacher presses **Start a class** and reads out the code; each "
+             "student types it with a nickname and presses **Join**. Every finished run of the "
+             "class lands on the board below, best first. The teacher's runs play live on every "
+             "student's **Train** tab and become their model; the teacher can send the whole "
+             "class to a tab.",
     "compare": "**How to use:** train a few models in the Train tab (try the MLP, then a CNN), "
                "then tick the runs to overlay; switch the x axis to seconds to see what each "
                "extra point of accuracy costs.",
@@ -335,3 +342,43 @@ def changed_line(class_names: list[str], probabilities) -> str:
     top = ", ".join(f"{class_names[k]} {probabilities[k]:.0%}" for k in order[1:])
     return (f"Changed, it reads **{class_names[order[0]]} {probabilities[order[0]]:.0%}**"
             + (f" (then {top})" if top else "") + ".")
+
+
+def class_where(member, ends: float | None) -> str:
+    """The Class tab's line once in a class (HTML: the nickname escaped, never markup)."""
+    hours = (ends - time.time()) / 3600 if ends else 0
+    until = (f" It ends in {hours:.0f} hours." if hours >= 1.5 else
+             " It ends within the hour." if ends else "")
+    code = f"<span style='font-size:1.6em;font-weight:700;letter-spacing:0.08em'>" \
+           f"{member.shown_code}</span>"
+    if member.teacher:
+        return (f"<p>You lead class {code}.{until}</p><p>Students open this page, go to the "
+                f"<b>Class</b> tab and type the code with a nickname, or open "
+                f"<a href='?class={member.code}'>the students' link</a>. "
+                f"<a href='?class={member.code}&amp;teacher={html.escape(member.secret)}'>Your "
+                f"teacher's link</a> opens this class as its teacher on any browser: keep it to "
+                f"yourself.</p><p>Your runs play live on every student's Train tab and become "
+                f"their model when they end.</p>")
+    return (f"<p>You are in class {code} as <b>{html.escape(member.nickname)}</b>.{until}</p>"
+            f"<p>Your finished runs go on the board below; your teacher's runs play on your "
+            f"Train tab and become your model when they end.</p>")
+
+
+def teacher_run_line(status: str) -> str:
+    """A student's Train status while the teacher's run plays there."""
+    return f"**Your teacher's run** · {status}"
+
+
+def board_settings(run) -> str:
+    """A run's settings in a few words, for the class's board."""
+    s = run.settings
+    epochs = run.result.epochs_done
+    parts = [f"{s.seconds:g} s" if s.seconds else f"{epochs} epoch{'s' * (epochs != 1)}",
+             f"batch {s.batch_size}"]
+    if s.learning_rate:
+        parts.append(f"lr {s.learning_rate:g}")
+    if s.data_share < 1:
+        parts.append(f"{s.data_share:.0%} of the images")
+    if s.label_noise:
+        parts.append(f"{s.label_noise:.0%} wrong labels")
+    return ", ".join(parts)
