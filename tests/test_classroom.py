@@ -305,14 +305,15 @@ def server():
                                                                    timeout=60))
 
 
-def _call(server, fn: str, data: list, session=None) -> list[dict]:
+def _call(server, fn: str, data: list, session=None, headers=None) -> list[dict]:
     session = session or uuid.uuid4().hex[:11]
-    r = server.http.post("queue/join", json={"data": data, "fn_index": server.fns[fn],
-                                             "session_hash": session, "event_data": None,
-                                             "trigger_id": None})
+    r = server.http.post("queue/join", headers=headers, json={
+        "data": data, "fn_index": server.fns[fn], "session_hash": session, "event_data": None,
+        "trigger_id": None})
     assert r.status_code == 200, r.text
     seen = []
-    with server.http.stream("GET", "queue/data", params={"session_hash": session}) as sse:
+    with server.http.stream("GET", "queue/data", params={"session_hash": session},
+                            headers=headers) as sse:
         for line in sse.iter_lines():
             if line.startswith("data: "):
                 import json
@@ -345,3 +346,23 @@ def test_the_class_events_called_by_strangers_with_hostile_values(server):
     assert not done["success"] and "Only the class's teacher" in done["output"]["error"]
     # the page still loads and predicts
     assert httpx.get(server.url).status_code == 200
+
+
+def test_guessing_class_codes_stops_for_that_network_only(server):
+    """A stranger trying codes through the join event is held after MAX_WRONG_CODES tries; a
+    class on another network (behind the same proxy, as on a Space) still joins its class."""
+    guesser, school = {"x-forwarded-for": "198.51.100.7"}, {"x-forwarded-for": "203.0.113.20"}
+    started = _call(server, "start_class", [None, None], headers=school)[-1]
+    assert started["success"], started
+    code = started["output"]["data"][0]["code"]
+    said = []
+    for i in range(classroom.MAX_WRONG_CODES + 3):
+        guess = "".join(ALPHABET[(i * 7 + k) % len(ALPHABET)] for k in range(8))
+        done = _call(server, "join_class", [None, guess, "Eve", None], headers=guesser)[-1]
+        assert not done["success"]
+        said.append(done["output"]["error"])
+    assert "too many wrong class codes" in said[-1].lower() and "no class has that code" in said[0].lower()
+    held = _call(server, "join_class", [None, code, "Eve", None], headers=guesser)[-1]
+    assert not held["success"] and "too many wrong" in held["output"]["error"].lower()
+    joined = _call(server, "join_class", [None, code, "Ann", None], headers=school)[-1]
+    assert joined["success"] and joined["output"]["data"][0]["nickname"] == "Ann"

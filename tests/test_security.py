@@ -186,6 +186,16 @@ def test_a_waiting_training_is_told_its_place_and_when_it_should_start(monkeypat
     assert e.wait_estimate() == pytest.approx(30)  # c's slot frees in 30 s
     text = words.waiting_line(e.ahead(), 2, e.wait_estimate())
     assert "1 training ahead; it should start in about 30 s" in text
+    # a running training that says how long it has left is believed over the typical length
+    b.report(25.0)  # b, 50 s in, is a long one: 25 s more
+    c.report(5.0)   # c is quick
+    assert d.wait_estimate() == pytest.approx(5)  # c's slot first
+    assert e.wait_estimate() == pytest.approx(25)  # then b's: the line's own count
+    clock[0] += 4
+    assert d.wait_estimate() == pytest.approx(1)  # it counts down with the clock
+    assert e.wait_estimate() == pytest.approx(21)
+    c.report(float("nan"))  # a report that is no number changes nothing
+    assert d.wait_estimate() == pytest.approx(1)
 
 
 def _wait_until(condition, seconds: float) -> float:

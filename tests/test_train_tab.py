@@ -64,6 +64,38 @@ def test_stop_with_nothing_running_says_so(monkeypatch):
     assert said == ["Nothing is training now."]
 
 
+def test_stop_after_a_run_has_ended_says_nothing_trains(monkeypatch):
+    said = []
+    monkeypatch.setattr(gr, "Info", said.append)
+    session = _session()
+    list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET))
+    train_tab.stop_training(session)
+    assert said == ["Nothing is training now."]
+    session.close()
+
+
+def test_stop_while_in_line_leaves_the_line(monkeypatch):
+    said = []
+    monkeypatch.setattr(gr, "Info", said.append)
+    line = train_tab.ADMISSION
+    others = [line.enter(f"busy-{k}", "elsewhere") for k in range(line.slots)]  # every trainer busy
+    session = _session()
+    try:
+        run = training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.1, **QUIET)
+        assert "Starting" in next(run)[3]
+        assert "Waiting for a free trainer" in next(run)[3]
+        train_tab.stop_training(session)
+        assert said == ["Leaving the line."]
+        rest = list(run)
+        assert rest[-1][3] == train_tab.words.LEFT_THE_LINE
+        assert not line.in_line(f"state-{id(session)}") and line.waiting == 0
+        assert session.trained == {}
+    finally:
+        for place in others:
+            place.leave()
+        session.close()
+
+
 def test_a_time_budget_run_draws_seconds_and_ends_on_time():
     """'Train for 6 s': curves against seconds up to the budget, the run ends there with its
     schedule finished, and the page says so."""

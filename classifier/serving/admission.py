@@ -40,10 +40,17 @@ class Place:
         self.running = self.yielding = False  # yielding: asked to give its slot up
         self.touched = self.arrived = arrived
         self.started = 0.0  # when it got its slot
+        self.reported: tuple[float, float] | None = None  # (its own seconds left, when said)
 
     def touch(self) -> None:
         """Say the owner is still there (while waiting, and every training step)."""
         self.touched = time.monotonic()
+
+    def report(self, seconds_left) -> None:
+        """A running training's own estimate of the seconds it has left (the waiting line's
+        estimates use it rather than the typical run length)."""
+        if isinstance(seconds_left, (int, float)) and math.isfinite(seconds_left):
+            self.reported = (max(float(seconds_left), 0.0), time.monotonic())
 
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` s for a slot; True once this place holds one."""
@@ -105,6 +112,12 @@ class Admission:
     def waiting(self) -> int:
         with self._cond:
             return len(self._line)
+
+    def in_line(self, key: str) -> bool:
+        """True while session `key` waits for a trainer (False running, or with no place)."""
+        with self._cond:
+            place = self._places.get(key)
+            return place is not None and place in self._line
 
     def held_by(self, client: str) -> int:
         """Places (running or waiting) that `client` holds."""
@@ -229,16 +242,22 @@ class Admission:
             self._promote()
 
     def _estimate(self, place: Place) -> float | None:
-        """The runs ahead of `place` and the ones running, shared over the slots, each as long
-        as recent runs' median (at most `share` s while others wait); the running ones' time
-        spent taken off."""
+        """The runs ahead of `place` and the ones running, shared over the slots: a running
+        one as long as it says it has left (`Place.report`) or else the typical run's length
+        less its time spent; one ahead, as long as recent runs' median (at most `share` s while
+        others wait)."""
         with self._cond:
             if not self._lengths or place not in self._line:
                 return None
             typical = min(statistics.median(self._lengths), self.share)
             now = time.monotonic()
-            left = sorted(max(typical - (now - p.started), 0.0)
-                          for p in self._places.values() if p.running)
+
+            def left(p: Place) -> float:
+                if p.reported is not None:
+                    said, when = p.reported
+                    return max(min(said, self.share - (when - p.started)) - (now - when), 0.0)
+                return max(typical - (now - p.started), 0.0)
+            left = sorted(left(p) for p in self._places.values() if p.running)
             ends = (left + [0.0] * self.slots)[:self.slots]  # when each slot frees
             for _ in range(self._line.index(place)):  # those ahead take the earliest slots
                 ends[ends.index(min(ends))] += typical

@@ -63,6 +63,7 @@ class Released:
 
 
 RELEASED = Released()
+ANALYTICS_EVERY = 1000  # events between two of Gradio's monitoring summaries (Gradio's own: 1)
 
 
 class FairQueue(queueing.Queue):
@@ -79,6 +80,10 @@ class FairQueue(queueing.Queue):
                    default_concurrency_limit=old.default_concurrency_limit)
         if limits is not None:
             fair.limits = limits
+        # Gradio's monitoring summary (a DataFrame of the last 10,000 events, grouped) is made
+        # anew after every event by default: a class's many small events paid for it (section
+        # 16 of BENCHMARKS.md); this app shows no monitoring page, so it is made rarely
+        fair.ANAYLTICS_CACHE_FREQUENCY, fair.ANALYTICS_MAX_EVENTS = ANALYTICS_EVERY, 2000
         blocks._queue = fair
         return fair
 

@@ -8,6 +8,7 @@ from starlette.middleware import Middleware
 from ..serving.traffic import TrafficMiddleware
 from . import (
     api,
+    bare_updates,
     class_tab,
     compare_tab,
     dataset_tab,
@@ -81,4 +82,5 @@ def build() -> gr.Blocks:
     demo.queue(max_size=256, default_concurrency_limit=8,
                api_open=False)  # /run/<name> would skip the queue and its limits
     FairQueue.install(demo)  # limits per session and per network, a fair order (fair_queue.py)
+    bare_updates.install()  # an output left as it is costs nothing (bare_updates.py)
     return demo

@@ -113,24 +113,28 @@ async def train_model(state, model_key, epochs, batch_size, optimizer, learning_
         return
     keep = state  # API callers without a page: nothing is kept once the call ends
     listener = request.session_hash if request is not None else None
-    steps = None
+    steps, stop = None, session.new_stop()  # Stop: out of the line, or the run ends
     try:  # no old heat-map, model or files on screen during the new run
         yield (keep, gr.update(value=None), gr.update(value=None), words.starting_line(
             MODELS[model_key].title, data.title), None, gr.update(visible=False, value=None),
                gr.update(visible=False, value=None), *[gr.update()] * 4)
-        said = 0.0
-        while not place.check():  # in line: say where, once a second
+        said, looked = None, 0.0
+        while not place.check():  # in line: say where, looked at once a second, sent on change
             if not OPEN_STREAMS.listening(listener):
                 return  # nobody is listening any more: do not train for no one
-            if time.monotonic() - said >= 1.0:
-                said = time.monotonic()
-                yield (keep, gr.update(), gr.update(),
-                       words.waiting_line(place.ahead(), ADMISSION.slots, place.wait_estimate()),
-                       *[gr.update()] * 7)
+            if stop.is_set():
+                yield (keep, gr.update(), gr.update(), words.LEFT_THE_LINE, *[gr.update()] * 7)
+                return
+            if time.monotonic() - looked >= 1.0:
+                looked = time.monotonic()
+                line = words.waiting_line(place.ahead(), ADMISSION.slots, place.wait_estimate())
+                if line != said:
+                    said = line
+                    yield (keep, gr.update(), gr.update(), line, *[gr.update()] * 7)
             await asyncio.sleep(0.1)
         if not await _caller_there(place, listener):
             return
-        steps = _train(session, keep, data, model_key, settings, listener, place, progress)
+        steps = _train(session, keep, data, model_key, settings, listener, place, progress, stop)
         while (update := await anyio.to_thread.run_sync(next, steps, None)) is not None:
             yield update
     except CallerGone:
@@ -140,6 +144,7 @@ async def train_model(state, model_key, epochs, batch_size, optimizer, learning_
     finally:
         if steps is not None:
             steps.close()
+        stop.set()  # set: this session trains nothing now
         place.leave()
         if keep is None:
             session.close()
@@ -164,19 +169,10 @@ async def _caller_there(place, listener) -> bool:
     return True
 
 
-def _train(session, keep, data, model_key, settings, listener, place, progress):
-    """The training itself, streamed; it stops within a step once its caller stops listening,
-    gives its trainer up (keeping what it learned) once it has held it for its share while
-    others wait, and its trainer is free as soon as it ends. Its stop switch is set once it
-    ends, however it ends: the session trains nothing then."""
-    stop = session.new_stop()
-    try:
-        yield from _steps(session, keep, data, model_key, settings, listener, place, progress, stop)
-    finally:
-        stop.set()
-
-
-def _steps(session, keep, data, model_key, settings, listener, place, progress, stop):
+def _train(session, keep, data, model_key, settings, listener, place, progress, stop):
+    """The training itself, streamed; it ends within a step once `stop` is set or its caller
+    stops listening, gives its trainer up (keeping what it learned) once it has held it for
+    its share while others wait, and its trainer is free as soon as it ends."""
     from classifier.backends.choice import train_stream
 
     def gone() -> bool:
@@ -194,6 +190,7 @@ def _steps(session, keep, data, model_key, settings, listener, place, progress, 
                 stop.set()
             points += item
             last = item[-1]
+            place.report(last.get("eta"))  # the line's estimates count on it
             progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
             new_epoch = any(p["kind"] == "epoch" for p in item)
             heat = (figures.per_class_figure(points, data.class_names, last["epochs"])
@@ -248,13 +245,16 @@ def _curves(points, settings):
             for name, frame in zip(("Accuracy", "Loss"), figures.curve_frames(points, x))]
 
 
-def stop_training(state):
+def stop_training(state, request: gr.Request = None):
     session = session_of(state)
     if session.stop.is_set():
         gr.Info("Nothing is training now.")
         return
     session.stop.set()
-    gr.Info("Stopping after the current step; what was learned is kept.")
+    if ADMISSION.in_line(_session_key(state, request)):
+        gr.Info("Leaving the line.")
+    else:
+        gr.Info("Stopping after the current step; what was learned is kept.")
 
 
 def export_active(state, fmt):

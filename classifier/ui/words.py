@@ -320,6 +320,9 @@ def waiting_line(ahead: int, slots: int, estimate: float | None = None) -> str:
             f"{where}{when}). It starts by itself; keep this page open.")
 
 
+LEFT_THE_LINE = "You left the line: press **Train** when you want to train."
+
+
 def released_line(idle_seconds: float) -> str:
     """What a page hears when it comes back after the server let its idle session go."""
     return (f"This page was idle for {_duration(idle_seconds)}, so the server let its session go "
