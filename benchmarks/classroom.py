@@ -4,9 +4,11 @@
     python benchmarks/classroom.py --n 30 --json out.json
     python benchmarks/classroom.py --n 30 --env RAY_ADDRESS=127.0.0.1:6379  # on a Ray cluster
     python benchmarks/classroom.py --app /tmp/before  # the same against another checkout
+    python benchmarks/classroom.py --n 30 --slots 4 --env RAY_ADDRESS=...  # a cluster's slots
 
 For each N: `python app.py` on a free local port (fresh); a visitor's /predict timed for 10 s
-while nothing trains (idle); then N students, each a gradio_client session of its own from the
+while nothing trains (idle); one student's run alone (the floor: N runs take at least
+ceil(N / slots) such rounds); then N students, each a gradio_client session of its own from the
 same address (one school, one network), press Train on the Quick CNN (its own settings) within
 3 s, while the visitor calls /predict every 0.25 s until the last run ends. Printed per N:
 refused, errors, median and last finish (seconds from the first press), the waiting estimates'
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -134,7 +137,7 @@ class Student:
                     self.error = text[:200]
 
 
-def one_class(root: Path, n: int, model: str, env: dict) -> dict:
+def one_class(root: Path, n: int, model: str, env: dict, slots: int = 2) -> dict:
     _cheaper_clients()
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -148,6 +151,12 @@ def one_class(root: Path, n: int, model: str, env: dict) -> dict:
             t = time.perf_counter()
             visitor_client.predict(PREDICT_MODEL, handle_file(str(SNEAKER)), api_name="/predict")
             idle.append(time.perf_counter() - t)
+            time.sleep(0.25)
+        alone = Student(url, model)  # the floor: one run with the server to itself
+        t_alone = time.monotonic()
+        alone.press(t_alone)
+        while alone.finished is None:
+            alone.look(t_alone)
             time.sleep(0.25)
         students = [Student(url, model) for _ in range(n)]
         visitor = Visitor(visitor_client)
@@ -178,6 +187,8 @@ def one_class(root: Path, n: int, model: str, env: dict) -> dict:
     figures = {
         "students": n, "model": model, "refused": sum(bool(s.refused) for s in students),
         "errors": sum(bool(s.error) for s in students), "finished": len(done),
+        "one_alone_s": round(alone.finished, 1),
+        "floor_s": round(alone.finished * math.ceil(n / slots), 1),  # rounds of `slots` runs
         "median_finish_s": round(statistics.median(finish), 1) if finish else None,
         "last_finish_s": round(finish[-1], 1) if finish else None,
         "estimates_shown": len(honest),
@@ -200,10 +211,11 @@ def main() -> None:
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE",
                         help="for the app, e.g. RAY_ADDRESS=127.0.0.1:6379 (a running cluster)")
     parser.add_argument("--app", type=Path, default=ROOT, help="the checkout to run")
+    parser.add_argument("--slots", type=int, default=2, help="trainings at once (the floor)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     env = dict(pair.split("=", 1) for pair in args.env)
-    results = [one_class(args.app, n, args.model, env) for n in args.n]
+    results = [one_class(args.app, n, args.model, env, args.slots) for n in args.n]
     keys = [k for k in results[0] if k not in ("first_refusal", "first_error")]
     table(f"A class pressing Train within 3 s ({env.get('RAY_ADDRESS') and 'Ray' or 'worker processes'})",
           keys, [[r[k] for k in keys] for r in results])
