@@ -10,7 +10,7 @@ import re
 
 import pytest
 from conftest import running_app
-from test_browser import CHROMIUM, LOAD_TIMEOUT, TRAIN_TIMEOUT, open_tab, screenshot
+from test_browser import LOAD_TIMEOUT, TRAIN_TIMEOUT, browser, open_tab, screenshot  # noqa: F401
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need PyPI playwright")
 expect = sync_api.expect
@@ -24,16 +24,6 @@ CODE = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$")
 def app_url():
     with running_app() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM),
-                              args=["--headless", "--no-sandbox", "--disable-gpu",
-                                    "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def _open(browser, url: str, width: int = 1280):
