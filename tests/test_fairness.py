@@ -222,3 +222,43 @@ def test_loads_under_way_count_until_they_end():
                 with budget.holding(page, 1):
                     pass
     assert budget.used() == 0
+
+
+def test_a_body_without_content_length_is_counted_as_it_arrives():
+    """A chunked body (no Content-Length): past the cap it gets 413, past the network's upload
+    share 429, each before the app answers; within them the app reads it all."""
+    import asyncio
+
+    from classifier.serving.traffic import Meter, TrafficMiddleware
+
+    async def app(scope, receive, send):
+        got = 0
+        while True:
+            message = await receive()
+            got += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(got).encode()})
+
+    def call(path, chunks, middleware):
+        sent, body = [], iter([{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+                               for i, c in enumerate(chunks)])
+
+        async def receive():
+            return next(body)
+
+        async def send(message):
+            sent.append(message)
+        scope = {"type": "http", "method": "POST", "path": path, "headers": [],
+                 "query_string": b"", "client": ("203.0.113.5", 1)}
+        asyncio.run(middleware(scope, receive, send))
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    uploads = Meter(capacity=3000, rate=0.0, total_capacity=10**9, total_rate=0.0)
+    middleware = TrafficMiddleware(app, max_body=2500, uploads=uploads)
+    assert call("/gradio_api/queue/join", [b"x" * 1000] * 2, middleware) == (200, b"2000")
+    assert call("/gradio_api/queue/join", [b"x" * 1000] * 3, middleware)[0] == 413
+    assert call("/gradio_api/upload", [b"x" * 1000] * 2, middleware) == (200, b"2000")
+    status, said = call("/gradio_api/upload", [b"x" * 1000] * 2, middleware)  # 4,000 > 3,000
+    assert status == 429 and b"uploaded" in said

@@ -185,56 +185,52 @@ class TrafficMiddleware:
             if why:
                 return await _refuse(send, 429, why)
             return await self.app(scope, receive, send)
-        refused = None
+        refused = []
 
-        async def counted():
-            nonlocal refused
-            message = await receive()
-            why = self.uploads.take(client, len(message.get("body", b"")))
-            if why:
-                refused = why
-                raise BodyTooLarge()
-            return message
+        def chunk(size: int) -> bool:
+            why = self.uploads.take(client, size)
+            refused.append(why)
+            return not why
 
-        started = False
-
-        async def tracked_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked_send)
-        except BodyTooLarge:
-            if not started:
-                await _refuse(send, 429, refused)
+        if not await _watched(self.app, scope, receive, send, chunk):
+            await _refuse(send, 429, refused[-1])
 
     async def _capped(self, scope, receive, send):
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             return await _too_large(send, self.max_body)
-        seen = 0
+        seen = [0]
 
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise BodyTooLarge()
-            return message
+        def chunk(size: int) -> bool:
+            seen[0] += size
+            return seen[0] <= self.max_body
 
-        started = False
+        if not await _watched(self.app, scope, receive, send, chunk):
+            await _too_large(send, self.max_body)
 
-        async def tracked_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
 
-        try:
-            await self.app(scope, counted, tracked_send)
-        except BodyTooLarge:
-            if not started:
-                await _too_large(send, self.max_body)
+async def _watched(app, scope, receive, send, chunk) -> bool:
+    """Run `app`, each arriving body chunk's size first passed to `chunk`; once that says no,
+    the request ends there. False when it did and nothing was answered yet (the caller answers),
+    True otherwise."""
+    async def counted():
+        message = await receive()
+        if not chunk(len(message.get("body", b""))):
+            raise BodyTooLarge()
+        return message
+
+    started = False
+
+    async def tracked_send(message):
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, counted, tracked_send)
+    except BodyTooLarge:
+        return started
+    return True
 
 
 def _framed(send):
