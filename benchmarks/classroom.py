@@ -5,6 +5,7 @@
     python benchmarks/classroom.py --n 30 --env RAY_ADDRESS=127.0.0.1:6379  # on a Ray cluster
     python benchmarks/classroom.py --app /tmp/before  # the same against another checkout
     python benchmarks/classroom.py --n 30 --slots 4 --env RAY_ADDRESS=...  # a cluster's slots
+    python benchmarks/classroom.py --n 30 --ray-nodes 2   # on a two-node Ray cluster it starts here
 
 For each N: `python app.py` on a free local port (fresh); a visitor's /predict timed for 10 s
 while nothing trains (idle); one student's run alone (the floor: N runs take at least
@@ -19,11 +20,13 @@ are the thing measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -211,11 +214,23 @@ def main() -> None:
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE",
                         help="for the app, e.g. RAY_ADDRESS=127.0.0.1:6379 (a running cluster)")
     parser.add_argument("--app", type=Path, default=ROOT, help="the checkout to run")
-    parser.add_argument("--slots", type=int, default=2, help="trainings at once (the floor)")
+    parser.add_argument("--slots", type=int, help="trainings at once, for the floor (default: 2, "
+                        "or the Ray cluster's CPUs)")
+    parser.add_argument("--ray-nodes", type=int, default=0,
+                        help="start a local Ray cluster of this many nodes on 127.0.0.1 and train on it")
+    parser.add_argument("--ray-cpus", type=int, default=1, help="CPUs of each of those nodes")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # killed: still stop the app, the cluster
     env = dict(pair.split("=", 1) for pair in args.env)
-    results = [one_class(args.app, n, args.model, env, args.slots) for n in args.n]
+    with contextlib.ExitStack() as stack:
+        if args.ray_nodes:
+            from classifier.backends.ray_local import local_cluster
+            cluster = stack.enter_context(local_cluster(args.ray_nodes, args.ray_cpus))
+            env.update(cluster.env, RAY_ADDRESS=cluster.address)
+            print(f"Ray: {args.ray_nodes} nodes of {args.ray_cpus} CPU at {cluster.address}", flush=True)
+        slots = args.slots or (args.ray_nodes * args.ray_cpus if args.ray_nodes else 2)
+        results = [one_class(args.app, n, args.model, env, slots) for n in args.n]
     keys = [k for k in results[0] if k not in ("first_refusal", "first_error")]
     table(f"A class pressing Train within 3 s ({env.get('RAY_ADDRESS') and 'Ray' or 'worker processes'})",
           keys, [[r[k] for k in keys] for r in results])

@@ -3,94 +3,39 @@ the `ray` CLI, trains through the interface and through the running app's /train
 evaluated run, a caller gone or a cancelled /train call cancels its Ray task."""
 import contextlib
 import os
-import secrets
-import shutil
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from conftest import items_of, make_dataset, running_app, wait_for
 
 from classifier.backends.choice import train_stream
 from classifier.backends.jobs import CallerGone, Job, Record
+from classifier.backends.ray_local import local_cluster
 from classifier.core.settings import TrainSettings
 from classifier.training.run import Run
 
 LONG = TrainSettings(epochs=200, batch_size=4, steps_per_execution=1)
 
 
-def _ray_cli() -> str:
-    beside = Path(sys.executable).with_name("ray")  # the ray of this Python, not another one
-    return str(beside) if beside.exists() else shutil.which("ray") or "ray"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ours(temp_dir: str) -> list[int]:
-    """The pids of this cluster's processes (each names its session folder, under our temp
-    dir)."""
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            if temp_dir.encode() in cmdline.read_bytes():
-                pids.append(int(cmdline.parent.name))
-    return pids
-
-
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A head node and a second node on 127.0.0.1, one CPU each (so two trainings at once run
-    on two nodes), a small object store, no dashboard; token authentication with a throw-away
-    token, as Ray swaps 127.0.0.1 for the machine's address and listens on every interface.
-    `ray stop --force` afterwards, whatever happened. Yields the head's address."""
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths are limited
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    saved = {k: os.environ.get(k) for k in (*auth, "PYTHONBREAKPOINT")}  # (ray.init sets it)
-    os.environ.update(auth)  # the driver (this process) and the nodes share the token
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    node = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=100000000",
-            "--disable-usage-stats", "--min-worker-port=0", "--max-worker-port=0",
-            "--dashboard-agent-listen-port=0", "--metrics-export-port=0", "--log-style=record"]
-    ray = _ray_cli()
-    try:
-        for args in ([ray, "start", "--head", f"--port={port}", f"--temp-dir={temp_dir}",
-                      "--include-dashboard=false", f"--dashboard-port={_free_port()}",
-                      f"--ray-client-server-port={_free_port()}", *node],
-                     [ray, "start", f"--address={address}", "--node-manager-port=0",
-                      "--include-log-monitor=false", *node]):  # (cluster_utils' options)
-            started = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-            assert started.returncode == 0, started.stdout + started.stderr
-        yield address
-    finally:  # each step even if the one before failed (or was interrupted)
-        try:
-            import ray as ray_api
-            if ray_api.is_initialized():  # a driver still connected would report the nodes' end
-                ray_api.shutdown()
-        finally:
-            try:
-                subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
-            finally:
-                for pid in _ours(temp_dir):  # anything `ray stop` did not know to look for
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-                shutil.rmtree(temp_dir, ignore_errors=True)
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+    on two nodes), with a throw-away token (`classifier/backends/ray_local.py`), which this
+    process (the driver) shares while the module runs. Yields the head's address."""
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "PYTHONBREAKPOINT")}
+    try:  # (ray.init sets PYTHONBREAKPOINT)
+        with local_cluster(nodes=2, cpus=1) as cluster:
+            os.environ.update(cluster.env)
+            yield cluster.address
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
