@@ -2,6 +2,7 @@
 import contextlib
 import os
 import time
+from types import SimpleNamespace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CLASSIFIER_OFFLINE"] = "1"
@@ -78,6 +79,44 @@ def running_app():
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.demo.close()
+
+
+@contextlib.contextmanager
+def served_app():
+    """The app (running_app) with a plain HTTP client and its events' ids by name (the first of
+    each name): what a stranger's script has."""
+    import httpx
+    with running_app() as url:
+        fns = {}
+        for d in httpx.get(f"{url}config").json()["dependencies"]:
+            fns.setdefault(d["api_name"], d["id"])
+        with httpx.Client(base_url=f"{url}gradio_api/", timeout=60) as http:
+            yield SimpleNamespace(url=url, fns=fns, http=http)
+
+
+def call_event(server, fn: str, data: list, session=None, headers=None) -> list[dict]:
+    """Event `fn` of `served_app` called over raw HTTP as anyone can (any values, a fresh
+    session unless given): every message of its stream, the last one "process_completed"."""
+    import json
+    import uuid
+    session = session or uuid.uuid4().hex[:11]
+    r = server.http.post("queue/join", headers=headers, json={
+        "data": data, "fn_index": server.fns[fn], "session_hash": session, "event_data": None,
+        "trigger_id": None})
+    assert r.status_code == 200, r.text
+    seen = []
+    with server.http.stream("GET", "queue/data", params={"session_hash": session},
+                            headers=headers) as sse:
+        for line in sse.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+                if seen[-1].get("msg") == "process_completed":
+                    break
+    return seen
+
+
+HOSTILE = [None, 7, -1, 1e308, "", "A" * 100_000, ["x"] * 1000, {"code": "x"}, "\x00\u202e",
+           "<script>alert(1)</script>", "../../etc/passwd", True]  # values a stranger sends
 
 
 def items_of(stream):

@@ -127,6 +127,7 @@ def test_dataset_tab_shows_25_labelled_images(page):
 
 def draw_vertical_stroke(page, canvas, dx: float = 0):
     """A '1': one stroke down the middle of the canvas, in a few mouse steps."""
+    canvas.scroll_into_view_if_needed()  # the mouse draws only on screen
     box = canvas.bounding_box()
     x, cy = box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2
     page.mouse.move(x, cy - 100)
@@ -141,6 +142,7 @@ SHOE = [(100, 60), (100, 0), (25, -20), (-10, 10), (-100, 35), (-100, 60), (100,
 
 def draw_shoe(page, canvas):
     """A shoe's outline, toe to the left and heel to the right as in Fashion-MNIST."""
+    canvas.scroll_into_view_if_needed()  # the mouse draws only on screen
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx + SHOE[0][0], cy + SHOE[0][1])
@@ -529,6 +531,7 @@ def test_a_page_let_go_while_idle_says_so_when_used_again(page):
     click says why and what to do, instead of quietly starting an empty session."""
     import app
     from classifier.ui import lifecycle
+    expect(page.locator("#walk").get_by_text(re.compile("^Step 1 of 11"))).to_be_visible()
     page.wait_for_timeout(2500)  # the page's load events have all ended
     assert lifecycle.forget_idle_sessions(app.demo, idle=3600, tab_idle=2) >= 1
     page.get_by_role("button", name="Shuffle").click()

@@ -102,10 +102,21 @@ def test_a_teacher_and_three_students(browser, app_url):
     open_tab(students[2], "Dataset")
     room = open_tab(teacher, "Class")
     room.get_by_label("Send the whole class to").click()
-    teacher.get_by_role("option", name="Evaluate").click()
+    teacher.get_by_role("option", name="Evaluate", exact=True).click()
     room.get_by_role("button", name="Send the class there").click()
     for page in (students[0], students[2]):
         expect(page.get_by_role("tab", selected=True)).to_have_text("Evaluate", timeout=20_000)
     students[1].wait_for_timeout(4000)  # two ticks
     assert _selected(students[1]) == "Class"
     assert _selected(teacher) == "Class"  # the teacher stays where they are
+
+    # the teacher walks the walk-through: the following pages show the teacher's step
+    walk = teacher.locator("#walk")
+    for _ in range(2):
+        walk.get_by_role("button", name="Next ▶").click()
+    expect(walk.get_by_text(re.compile(r"^Step 3 of 11"))).to_be_visible(timeout=20_000)
+    for page in (students[0], students[2]):
+        expect(page.locator("#walk").get_by_text(re.compile(r"^Step 3 of 11: Train it"))
+               ).to_be_visible(timeout=20_000)
+        expect(page.get_by_role("tab", selected=True)).to_have_text("Train")
+    expect(students[1].locator("#walk").get_by_text(re.compile(r"^Step 1 of 11"))).to_be_visible()

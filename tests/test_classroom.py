@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import gradio as gr
 import httpx
 import pytest
-from conftest import running_app
+from conftest import HOSTILE, call_event, served_app
 
 from classifier.core.settings import TrainSettings
 from classifier.serving import class_store, classroom
@@ -296,35 +296,8 @@ def test_a_students_finished_run_lands_on_the_board(pages, tiny, monkeypatch):
 # ------------------------------------------------------------------ over HTTP, as a stranger
 @pytest.fixture(scope="module")
 def server():
-    with running_app() as url:
-        config = httpx.get(f"{url}config").json()
-        fns = {}
-        for d in config["dependencies"]:
-            fns.setdefault(d["api_name"], d["id"])
-        yield SimpleNamespace(url=url, fns=fns, http=httpx.Client(base_url=f"{url}gradio_api/",
-                                                                   timeout=60))
-
-
-def _call(server, fn: str, data: list, session=None, headers=None) -> list[dict]:
-    session = session or uuid.uuid4().hex[:11]
-    r = server.http.post("queue/join", headers=headers, json={
-        "data": data, "fn_index": server.fns[fn], "session_hash": session, "event_data": None,
-        "trigger_id": None})
-    assert r.status_code == 200, r.text
-    seen = []
-    with server.http.stream("GET", "queue/data", params={"session_hash": session},
-                            headers=headers) as sse:
-        for line in sse.iter_lines():
-            if line.startswith("data: "):
-                import json
-                seen.append(json.loads(line[6:]))
-                if seen[-1].get("msg") == "process_completed":
-                    break
-    return seen
-
-
-HOSTILE = [None, 7, -1, 1e308, "", "A" * 100_000, ["x"] * 1000, {"code": "x"}, "\x00\u202e",
-           "<script>alert(1)</script>", "../../etc/passwd", True]
+    with served_app() as served:
+        yield served
 
 
 def test_the_class_events_called_by_strangers_with_hostile_values(server):
@@ -335,14 +308,14 @@ def test_the_class_events_called_by_strangers_with_hostile_values(server):
     for fn, arity in events.items():
         assert fn in server.fns, fn
         for value in HOSTILE:
-            seen = _call(server, fn, [value] * arity)
+            seen = call_event(server, fn, [value] * arity)
             done = seen[-1]
             assert done["msg"] == "process_completed", (fn, value, seen)
             if not done["success"]:
                 said = done["output"].get("error") or ""
                 assert said and "Traceback" not in said and "Error(" not in said, (fn, value, said)
     # teacher powers without a class: refused in words
-    done = _call(server, "move_class", [None, "predict"])[-1]
+    done = call_event(server, "move_class", [None, "predict"])[-1]
     assert not done["success"] and "Only the class's teacher" in done["output"]["error"]
     # the page still loads and predicts
     assert httpx.get(server.url).status_code == 200
@@ -352,17 +325,17 @@ def test_guessing_class_codes_stops_for_that_network_only(server):
     """A stranger trying codes through the join event is held after MAX_WRONG_CODES tries; a
     class on another network (behind the same proxy, as on a Space) still joins its class."""
     guesser, school = {"x-forwarded-for": "198.51.100.7"}, {"x-forwarded-for": "203.0.113.20"}
-    started = _call(server, "start_class", [None, None], headers=school)[-1]
+    started = call_event(server, "start_class", [None, None], headers=school)[-1]
     assert started["success"], started
     code = started["output"]["data"][0]["code"]
     said = []
     for i in range(classroom.MAX_WRONG_CODES + 3):
         guess = "".join(ALPHABET[(i * 7 + k) % len(ALPHABET)] for k in range(8))
-        done = _call(server, "join_class", [None, guess, "Eve", None], headers=guesser)[-1]
+        done = call_event(server, "join_class", [None, guess, "Eve", None], headers=guesser)[-1]
         assert not done["success"]
         said.append(done["output"]["error"])
     assert "too many wrong class codes" in said[-1].lower() and "no class has that code" in said[0].lower()
-    held = _call(server, "join_class", [None, code, "Eve", None], headers=guesser)[-1]
+    held = call_event(server, "join_class", [None, code, "Eve", None], headers=guesser)[-1]
     assert not held["success"] and "too many wrong" in held["output"]["error"].lower()
-    joined = _call(server, "join_class", [None, code, "Ann", None], headers=school)[-1]
+    joined = call_event(server, "join_class", [None, code, "Ann", None], headers=school)[-1]
     assert joined["success"] and joined["output"]["data"][0]["nickname"] == "Ann"

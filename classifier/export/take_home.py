@@ -6,6 +6,7 @@ architecture by construction. It imports only keras, numpy and the standard libr
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import math
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.registry import MODELS
+from ..core.settings import TrainSettings
+from ..models.registry import MODELS, build_model
 from ..training.loop import initial_learning_rate, targets_for
-from ..training.run import Run
+from ..training.run import Run, model_settings
 
 FORMAT_VERSION = 1
 KERAS_DATASETS = ("fashion_mnist", "mnist")  # keras.datasets.<key>.load_data()
@@ -117,6 +119,63 @@ def batches(x, y, shuffle=False):
     return order.batch(BATCH_SIZE).map(lambda i: (tf.gather(x, i), tf.gather(y, i))).prefetch(2)
 
 
+def train(model, x_train, y_train, val, epochs):
+    \"\"\"Compile, then fit: `epochs` passes over the training images in batches, each pass
+    checked on the validation images (the Train tab's two curves).\"\"\"
+    compile_model(model, epochs * math.ceil(len(x_train) / BATCH_SIZE))
+    return model.fit(batches(x_train, y_train, shuffle=True), epochs=epochs, shuffle=False,
+                     validation_data=batches(*val) if len(val[0]) else None, verbose=2)
+
+
+# Looking at the data and the model, as the app's tabs do
+
+def class_counts(y):
+    \"\"\"Images of each class, and chance: how often always guessing the commonest is right.\"\"\"
+    counts = np.bincount(y, minlength=len(CLASS_NAMES))
+    return dict(zip(CLASS_NAMES, counts.tolist())), counts.max() / len(y)
+
+
+def logits(model, images):
+    \"\"\"The last layer's numbers before softmax, one per class: what it reads times its
+    weights, plus its bias.\"\"\"
+    reads = keras.Model(model.inputs, model.layers[-1].input)(images)
+    weights, bias = model.layers[-1].get_weights()
+    return np.asarray(reads) @ weights + bias
+
+
+def softmax(z):
+    \"\"\"Scores that are all positive and add up to 1: e to each number, over their sum.\"\"\"
+    e = np.exp(z - z.max(axis=-1, keepdims=True))  # (the same, without overflow)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def predict(model, image):
+    \"\"\"The model's answer for one image (H, W, C) and its softmax score.\"\"\"
+    scores = softmax(logits(model, image[None]))[0]
+    return CLASS_NAMES[scores.argmax()], float(scores.max())
+
+
+def confusion_matrix(model, x, y):
+    \"\"\"counts[i, j]: the images of class i that the model called class j.\"\"\"
+    answers = model.predict(x, batch_size=1024, verbose=0).argmax(axis=-1)
+    return tf.math.confusion_matrix(y, answers, num_classes=len(CLASS_NAMES)).numpy()
+
+
+def shifted(images, right=0, down=0):
+    \"\"\"Images (N, H, W, C) moved whole pixels right and down; what they uncover is black.\"\"\"
+    out, (h, w) = np.zeros_like(images), images.shape[1:3]
+    out[:, max(down, 0):h + min(down, 0), max(right, 0):w + min(right, 0)] = \\
+        images[:, max(-down, 0):h - max(down, 0), max(-right, 0):w - max(right, 0)]
+    return out
+
+
+def layer_outputs(model, images):
+    \"\"\"What every layer makes of the images: {{layer name: its output}}.\"\"\"
+    layers = model.layers[1:]  # after the input
+    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    return dict(zip([layer.name for layer in layers], probe.predict(images, verbose=0)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="default: %(default)s")
@@ -139,11 +198,13 @@ def main():
     x_train, y_train = lab(x_train, y_train, total)
     if FLIP:
         x_train, y_train = np.concatenate([x_train, x_train[:, :, ::-1]]), np.concatenate([y_train, y_train])
-    compile_model(model, args.epochs * math.ceil(len(x_train) / BATCH_SIZE))
-    model.fit(batches(x_train, y_train, shuffle=True), epochs=args.epochs, shuffle=False,
-              validation_data=batches(*val) if len(val[0]) else None, verbose=2)
+    train(model, x_train, y_train, val, args.epochs)
     loss, accuracy = model.evaluate(x_test, targets(y_test), batch_size=1024, verbose=0)
     print(f"test accuracy: {{accuracy:.4f}} (test loss {{loss:.4f}}, {{len(x_test):,}} images)")
+    print("confusion matrix (a row a true class, a column the model's answer):")
+    print(confusion_matrix(model, x_test, y_test))
+    name, score = predict(model, x_test[0])
+    print(f"the first test image ({{CLASS_NAMES[y_test[0]]}}): {{name}} {{score:.1%}}")
     model.save(args.output)
     print(f"saved {{args.output}}")
 
@@ -287,20 +348,48 @@ def _schedule_steps(run: Run) -> int | None:
 
 def reproduce_script(run: Run) -> str:
     """A standalone Python script (keras + numpy) that repeats `run` and saves model.keras."""
-    s, data, spec, ev = run.settings, run.dataset, MODELS[run.model_key], run.evaluation
-    folder = data.key not in KERAS_DATASETS
-    cats = data.key == "cats_vs_dogs"
-    what = "cats vs dogs" if cats else "an image folder" if folder else data.title
+    s, spec, ev = run.settings, MODELS[run.model_key], run.evaluation
     accuracy = "n/a" if math.isnan(ev.accuracy) else f"{ev.accuracy:.4f}"
     stopped = f" (stopped early: {run.result.stopped})" if run.result.stopped else ""
     header = [
-        f'"""Train {spec.title} on {what} with plain Keras, as the image-classifier app did."""',
-        f"# Reproduces the app's run of {spec.title} ({run.model_key}) on {data.summary()}",
+        f'"""Train {spec.title} on {_what(run.dataset)} with plain Keras, as the image-classifier app did."""',
+        f"# Reproduces the app's run of {spec.title} ({run.model_key}) on {run.dataset.summary()}",
         f"# Settings: {s.to_dict()}",
-        f"# The app's result: test accuracy {accuracy} on {len(data.y_test):,} test images after "
+        f"# The app's result: test accuracy {accuracy} on {len(run.dataset.y_test):,} test images after "
         f"{run.result.epochs_done} epoch(s){stopped}, {run.result.seconds:.1f} s of training.",
         *([f"# The app's run was a {s.seconds:g} s time budget: this script trains the epochs it "
            "began, with the schedule its budget set."] if s.seconds else []),
+    ]
+    epochs = len(run.result.history.get("loss", [])) if s.seconds else s.epochs or spec.default_epochs
+    return _script(run.model, run.dataset, s, header, epochs, s.batch_size or spec.batch_size,
+                   _schedule_steps(run))
+
+
+def plan_script(dataset, model_key: str, settings: TrainSettings | None = None) -> str:
+    """The script for a run not trained yet: what the app runs for `model_key` on `dataset`
+    with `settings` (the walk-through shows its parts, `script_parts`). Builds the model."""
+    s, spec = model_settings(model_key, settings), MODELS[model_key]
+    model = build_model(model_key, dataset.image_shape, dataset.num_classes, s, dataset.x_train)
+    header = [
+        f'"""Train {spec.title} on {_what(dataset)} with plain Keras, as the image-classifier app does."""',
+        f"# What the app runs for {spec.title} ({model_key}) on {dataset.summary()}",
+        f"# Settings: {s.to_dict()}",
+        *([f"# The app trains for {s.seconds:g} s; this script trains {s.epochs} epoch(s)."]
+          if s.seconds else []),
+    ]
+    return _script(model, dataset, s, header, s.epochs, s.batch_size, None)
+
+
+def _what(data) -> str:
+    return ("cats vs dogs" if data.key == "cats_vs_dogs" else data.title
+            if data.key in KERAS_DATASETS else "an image folder")
+
+
+def _script(model, data, s: TrainSettings, header: list[str], epochs: int, batch_size: int,
+            schedule_steps: int | None) -> str:
+    """The take-home script: `header` lines, then the data, model, training and looking."""
+    folder, cats = data.key not in KERAS_DATASETS, data.key == "cats_vs_dogs"
+    header = header + [
         *([f"# The app's run moved its images at random each epoch (augment={s.augment!r}, "
            "classifier/training/augment.py); this script does not."] if s.augment not in (None, "flip") else []),
         "# Results differ slightly from run to run and machine to machine (threads, CPU or GPU",
@@ -316,15 +405,28 @@ def reproduce_script(run: Run) -> str:
         where = ("the cats_and_dogs_filtered folder (with train/ and validation/)" if cats
                  else "a folder with one sub-folder of images per class")
         data_arg = f'\n    parser.add_argument("--data", required=True, help="{where}")'
-    body = _chain_code(run.model, s.pretrained) or _json_code(run.model)
+    body = _chain_code(model, s.pretrained) or _json_code(model)
     return _SCRIPT.format(
-        header="\n".join(map(_one_line, header)), seed=s.seed,
-        epochs=len(run.result.history.get("loss", [])) if s.seconds else
-        s.epochs or spec.default_epochs, batch_size=s.batch_size or spec.batch_size,
+        header="\n".join(map(_one_line, header)), seed=s.seed, epochs=epochs,
+        batch_size=batch_size,
         validation_split=s.validation_split, cosine=s.lr_schedule == "cosine",
-        warmup=s.warmup or 0.0, schedule_steps=_schedule_steps(run), flip=s.augment == "flip",
-        data_share=s.data_share, wrong_labels=s.label_noise, class_names=json.dumps(data.class_names), build="\n".join("    " + b for b in body),
-        load_data=load, data_arg=data_arg, **_compile_args(run.model, data.num_classes))
+        warmup=s.warmup or 0.0, schedule_steps=schedule_steps, flip=s.augment == "flip",
+        data_share=s.data_share, wrong_labels=s.label_noise,
+        class_names=json.dumps(data.class_names), build="\n".join("    " + b for b in body),
+        load_data=load, data_arg=data_arg, **_compile_args(model, data.num_classes))
+
+
+def script_parts(source: str) -> dict[str, str]:
+    """A script's top-level functions and constants by name, each as its source lines (a
+    constant's line keeps its comment): what the walk-through shows of a step."""
+    lines, parts = source.splitlines(), {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            parts[node.name] = "\n".join(lines[node.lineno - 1:node.end_lineno])
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0], ast.Name)):
+            parts[node.targets[0].id] = "\n".join(lines[node.lineno - 1:node.end_lineno])
+    return parts
 
 
 def _plain(value):

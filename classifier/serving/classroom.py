@@ -21,6 +21,7 @@ import unicodedata
 from collections import deque
 from dataclasses import dataclass, field
 
+from . import walkthrough
 from .class_store import BoardRun, ClassState, ClassStore, secret_hash
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ3479"  # one of each look-alike pair at most (read out to
@@ -33,7 +34,9 @@ MAX_NEW_CLASSES, NEW_CLASS_WINDOW = 10, 3600.0  # per network
 MAX_CLASSES = 2000  # live classes on the server
 TEACHER = "Teacher"  # the teacher's runs on the board
 STEPS = {"dataset": "Dataset", "train": "Train", "predict": "Predict", "inside": "Inside the network",
-         "evaluate": "Evaluate", "compare": "Compare", "class": "Class"}  # where a class can go
+         "evaluate": "Evaluate", "compare": "Compare", "class": "Class",  # where a class can go:
+         **{f"walk:{s.key}": f"walk-through step {i}: {s.title}"  # a tab, or a step
+            for i, s in enumerate(walkthrough.STEPS, 1)}}
 
 
 class ClassError(ValueError):

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from ..serving import walkthrough
 from ..serving.classroom import MAX_NICKNAME, STEPS, ClassError
 from ..serving.clients import client_of_request
 from ..views.board import COLUMNS, board_figure, board_frame
@@ -146,23 +147,31 @@ def follow(state, following):
     session = state
     member = getattr(session, "membership", None)
     if member is None:
-        return gr.Timer(active=False), *_nothing(12)
+        return gr.Timer(active=False), *_nothing(13)
     screen, state_now = _screen(session), CLASSES.state(member)
     if state_now is None:  # the class ended
         session.membership = None
         gr.Info("The class has ended.")
-        return gr.Timer(active=False), *_nothing(12)
-    tab = gr.skip()
+        return gr.Timer(active=False), *_nothing(13)
+    tab = walk = gr.skip()
     if state_now.step_version != screen.step:
         screen.step = state_now.step_version
         if following is not False and not member.teacher and state_now.step:
-            tab = gr.Tabs(selected=state_now.step)
+            tab, walk = _place(state_now.step, state_now.step_version)
     board = (gr.skip(),) * 3
     if state_now.board_version != screen.board:
         screen.board = state_now.board_version
         table, chart, names = _board(member, state_now.board_version)
         board = table, chart, gr.update(choices=names)
-    return gr.skip(), tab, *board, *_teacher_run(session, member, screen)
+    return gr.skip(), tab, *board, *_teacher_run(session, member, screen), walk
+
+
+def _place(step: str, version: int):
+    """Where a class step takes a page: (its tab, the walk-through's step or a skip)."""
+    if step.startswith("walk:"):
+        index = walkthrough.index_of(step[len("walk:"):])
+        return gr.Tabs(selected=walkthrough.STEPS[index].tab), f"{version}:{index}"
+    return gr.Tabs(selected=step), gr.skip()
 
 
 def _teacher_run(session, member, screen):
@@ -252,15 +261,15 @@ def create() -> SimpleNamespace:
                                     board, chart, hide_pick])
 
 
-def wire(state, tabs, cl, shown) -> None:
+def wire(state, tabs, cl, shown, walk_to) -> None:
     """`shown`: the Train tab's [accuracy, loss, status, per_class], the two model pickers, the
-    header and the epoch slider, for the teacher's run."""
+    header and the epoch slider, for the teacher's run; `walk_to`: the walk-through's step."""
     cl.start.click(start_class, [state, cl.remembered], cl.entered, **PRIVATE)
     gr.on([cl.join.click, cl.code.submit, cl.nickname.submit], join_class,
           [state, cl.code, cl.nickname, cl.remembered], cl.entered, **CHECKED)
     cl.leave.click(leave_class, [state, cl.remembered], cl.entered, **PRIVATE)
     cl.timer.tick(level(follow), [state, cl.following],  # level: the curves drawn to the end
-                  [cl.timer, tabs, cl.entered[7], cl.entered[8], cl.hide_pick, *shown],
+                  [cl.timer, tabs, cl.entered[7], cl.entered[8], cl.hide_pick, *shown, walk_to],
                   show_progress="hidden", concurrency_limit=None, **CHECKED)
     cl.move.click(move_class, [state, cl.step], None, **CHECKED)
     cl.hide.click(hide_nickname, [state, cl.hide_pick], None, **CHECKED)

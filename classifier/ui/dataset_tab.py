@@ -11,6 +11,7 @@ import gradio as gr
 from ..core import arguments
 from ..core.memory import array_bytes
 from ..data.folders import ZIP_IMAGE_CHOICES, zip_file_count
+from ..models.registry import MODELS
 from ..serving.session import dataset_choices
 from ..views import figures
 from . import own_classes_section, words
@@ -85,6 +86,22 @@ def suggest_training(state, key):
         return gr.update(), gr.update(), gr.update()
     epochs, batch = session_of(state).training_defaults("cnn_quick")
     return gr.update(value="cnn_quick"), gr.update(value=epochs), gr.update(value=batch)
+
+
+def switch_to(state, key, seed, model_key):
+    """Dataset `key` as if picked in this tab (the walk-through's steps pick theirs): its view,
+    the header, the Train form's suggestion and model text; nothing at all when `key` is None or
+    already the session's. Outputs: the tab's, the header, model, epochs, batch, model text."""
+    session = session_of(state)
+    if not isinstance(key, str) or key == session.dataset_key:
+        return (gr.skip(),) * 12
+    shown = list(show_dataset(state, key, "all classes", seed))
+    if "value" not in shown[-1]:  # used (a refused one puts the picker back by itself)
+        shown[-1] = gr.update(value=key)
+    model, epochs, batch = suggest_training(state, session.dataset_key)
+    picked = model.get("value") or model_key
+    return (*shown, session.header(), model, epochs, batch,
+            model_text(picked, state) if isinstance(picked, str) and picked in MODELS else gr.skip())
 
 
 def dataset_parts(key):

@@ -1,5 +1,6 @@
-"""The page: a header, seven tabs (one module each), the events that run as it loads, the queue and
-how it is launched. The one place that knows every tab: a new tab is a module and a line here."""
+"""The page: a header, the walk-through, seven tabs (one module each), the events that run as it
+loads, the queue and how it is launched. The one place that knows every tab: a new tab is a
+module and a line here."""
 from __future__ import annotations
 
 import gradio as gr
@@ -17,6 +18,7 @@ from . import (
     lifecycle,
     predict_tab,
     train_tab,
+    walk_panel,
     words,
 )
 from .common import PRIVATE, level
@@ -34,7 +36,7 @@ CSS = """
 /* .preview: the label above the picture, not over its top */
 .preview [data-testid=block-label] { position: static !important; }
 .preview img { object-fit: contain !important; }
-"""
+""" + walk_panel.CSS
 LAUNCH = dict(max_file_size="20mb", css=CSS,  # no allowed_paths: only Gradio's own cache is served
               app_kwargs={"middleware": [Middleware(TrafficMiddleware)]},  # streams, body cap
               state_session_capacity=2000)  # a backstop; idle sessions go long before
@@ -48,6 +50,7 @@ def build() -> gr.Blocks:
         gr.Markdown(words.HEADER)
         link_note = gr.HTML(visible=False, elem_classes="link-note")
         active = gr.Markdown()
+        walk = walk_panel.create()
         with gr.Tabs() as tabs:
             with gr.Tab("Dataset", id="dataset"):
                 ds = dataset_tab.create()
@@ -77,7 +80,10 @@ def build() -> gr.Blocks:
         inside_tab.wire(state, ins, inside_page)
         evaluate_tab.wire(state, ev, evaluate_page)
         compare_tab.wire(state, cmp, compare_page)
-        class_tab.wire(state, tabs, cl, [*tr.outputs[:4], pr.model, ev.model, active, pr.epoch])
+        class_tab.wire(state, tabs, cl, [*tr.outputs[:4], pr.model, ev.model, active, pr.epoch],
+                       walk.to)
+        walk_panel.wire(state, tabs, active, walk, ds, tr, pr, ev)
+        walk_panel.wire_load(demo, state, walk, tr)
         api.wire()
     demo.queue(max_size=256, default_concurrency_limit=8,
                api_open=False)  # /run/<name> would skip the queue and its limits
