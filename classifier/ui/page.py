@@ -43,7 +43,7 @@ LAUNCH = dict(max_file_size="20mb", css=CSS,  # no allowed_paths: only Gradio's 
 
 
 def build() -> gr.Blocks:
-    """The page: a header, seven tabs, each laid out and wired by its own module."""
+    """The page: a header, the walk-through, seven tabs, each laid out and wired by its own module."""
     with gr.Blocks(title="Train an image classifier, live",
                    delete_cache=(600, 3600)) as demo:  # files the app served: kept an hour
         state = gr.State(None, delete_callback=lambda s: s is not None and s.close())
