@@ -125,10 +125,24 @@ def test_dataset_tab_shows_25_labelled_images(page):
     screenshot(page, "dataset")
 
 
+def steady_box(page, canvas) -> dict:
+    """The canvas's box once it is in the middle of the screen and the page has stopped moving
+    (the mouse draws only on screen, and a panel that grows above it would move the strokes)."""
+    canvas.evaluate("el => el.scrollIntoView({block: 'center'})")
+    box = canvas.bounding_box()
+    for _ in range(20):
+        page.wait_for_timeout(250)
+        again = canvas.bounding_box()
+        if again == box:
+            return box
+        canvas.evaluate("el => el.scrollIntoView({block: 'center'})")
+        box = canvas.bounding_box()
+    raise AssertionError(f"the canvas kept moving: {box}")
+
+
 def draw_vertical_stroke(page, canvas, dx: float = 0):
     """A '1': one stroke down the middle of the canvas, in a few mouse steps."""
-    canvas.scroll_into_view_if_needed()  # the mouse draws only on screen
-    box = canvas.bounding_box()
+    box = steady_box(page, canvas)
     x, cy = box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2
     page.mouse.move(x, cy - 100)
     page.mouse.down()
@@ -142,8 +156,7 @@ SHOE = [(100, 60), (100, 0), (25, -20), (-10, 10), (-100, 35), (-100, 60), (100,
 
 def draw_shoe(page, canvas):
     """A shoe's outline, toe to the left and heel to the right as in Fashion-MNIST."""
-    canvas.scroll_into_view_if_needed()  # the mouse draws only on screen
-    box = canvas.bounding_box()
+    box = steady_box(page, canvas)
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx + SHOE[0][0], cy + SHOE[0][1])
     page.mouse.down()
