@@ -122,7 +122,7 @@ class Student:
             found = ESTIMATE.search(status)
             if found and self.first_estimate is None:
                 self.first_estimate = (now, int(found[1]) * (60 if found[2] == "min" else 1))
-            if self.started is None and (status.startswith("Epoch") or "Starting" in status
+            if self.started is None and ("Epoch" in status or "Starting" in status
                                          or "building" in status):
                 self.started = now
         if self.job.done():

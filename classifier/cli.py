@@ -1,16 +1,21 @@
 """`python -m classifier datasets | models | train | evaluate | predict`: the app without a browser.
 
 Every command prints readable lines, or JSON with --json. Errors are one line on stderr and exit
-status 2, never a traceback.
+status 2, never a traceback. TensorFlow's own log lines are not shown (see `quiet_tensorflow`).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
 import os
+import re
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -98,10 +103,35 @@ def cmd_train(args) -> None:
            f"({run.result.seconds:.1f}s training)  saved to {folder}")
 
 
+def saved_model(folder: str) -> str:
+    """`folder` if it holds a saved model; else a one-line ValueError saying how to get one:
+    train it, or use a model shipped in assets/models (the app's "(shipped)" models)."""
+    from .models.storage import META_FILE
+    from .serving.session import ASSETS, SHIPPED
+    if (Path(folder) / META_FILE).is_file():
+        return folder
+    shipped = [_shown(ASSETS / "models" / f) for f in SHIPPED.values()
+               if (ASSETS / "models" / f).is_dir()]
+    hint = f"train one first (python -m classifier train --out {folder})"
+    if shipped:
+        hint += f", or use a shipped one: --model {shipped[0]}"
+        hint += f" (or {', '.join(shipped[1:])})" if shipped[1:] else ""
+    where = "does not exist" if not Path(folder).exists() else f"has no {META_FILE}"
+    raise ValueError(f"{folder} is not a saved model (it {where}): {hint}")
+
+
+def _shown(path: Path) -> str:
+    """`path` as a user would type it here: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cmd_evaluate(args) -> None:
     from .inference.evaluation import evaluate
     from .models.storage import load_model
-    model, meta = load_model(args.model)
+    model, meta = load_model(saved_model(args.model))
     dataset = _load_dataset(args.dataset or meta["dataset"], args)
     if list(dataset.class_names) != list(meta["class_names"]):
         raise ValueError(f"the model knows classes {meta['class_names']} but the dataset has "
@@ -117,7 +147,7 @@ def cmd_evaluate(args) -> None:
 
 def cmd_predict(args) -> None:
     from .inference.predict import Predictor
-    predictor = Predictor.from_folder(args.model)
+    predictor = Predictor.from_folder(saved_model(args.model))
     failed = 0
     for path in args.images:
         try:
@@ -147,7 +177,7 @@ def cmd_calibrate(args) -> None:
     from .inference.evaluation import predict_probabilities
     from .inference.predict import Predictor
     from .models.storage import load_model, update_metadata
-    model, meta = load_model(args.model)
+    model, meta = load_model(saved_model(args.model))
     data = _load_dataset(meta["dataset"], args)
     s = TrainSettings.from_dict(meta.get("settings") or {})
     if s.validation_split or data.x_val is not None:
@@ -180,7 +210,7 @@ def cmd_export(args) -> None:
     """Write a saved model as TFLite (float32 or int8) or ONNX, checked in its own runtime
     against the Keras model on test images (classifier/export/formats.py)."""
     from .export.formats import export_folder
-    report = export_folder(args.model, args.format, args.out, images=args.images)
+    report = export_folder(saved_model(args.model), args.format, args.out, images=args.images)
     _print(report.to_dict(), args.json, f"{report.summary()}\nto load it:\n{report.snippet}")
 
 
@@ -263,8 +293,71 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# TensorFlow's lines that bypass TF_CPP_MIN_LOG_LEVEL, written straight to stderr by its C++:
+# absl's lines (I/W/E, not F: a fatal one stays), the note absl prints first, LiteRT's
+# "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", the int8 converter's settings line
+# and the second line of the CPU-instructions note
+TF_LINE = re.compile(r"[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+                     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] "
+                     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+                     r"|INFO: Created TensorFlow Lite"
+                     r"|fully_quantize: \d"
+                     r"|To enable the following instructions: .* rebuild TensorFlow")
+
+
+def quiet_python_logs() -> None:
+    """TensorFlow's and absl's Python loggers say only errors (before TensorFlow is imported,
+    TF_CPP_MIN_LOG_LEVEL=3 does the same for its C++ logging, unless already set)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover - TensorFlow installs absl-py
+        pass
+
+
+@contextlib.contextmanager
+def quiet_tensorflow():
+    """The process's stderr (file descriptor 2) goes to a temporary file while the block runs,
+    and Python's sys.stderr to the real one: the command's own messages show at once (a
+    traceback, as ever, at the end); what C++ libraries wrote is shown after the block, less
+    TensorFlow's lines (TF_LINE), some of which no setting silences (LiteRT's, the int8
+    converter's). For `python -m classifier` only: a process of its own."""
+    sys.stderr.flush()
+    real = os.dup(2)
+    caught = tempfile.TemporaryFile()
+    os.dup2(caught.fileno(), 2)
+    python_stderr = sys.stderr
+    sys.stderr = open(real, "w", buffering=1, encoding=python_stderr.encoding,
+                      errors="backslashreplace", closefd=False)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.close(real)
+        caught.seek(0)
+        for line in caught.read().decode("utf-8", "replace").splitlines():
+            if line.strip() and not TF_LINE.match(line):
+                print(line, file=sys.stderr)
+        caught.close()
+        sys.stderr.flush()
+
+
+def program() -> int:
+    """`python -m classifier`: `main` with TensorFlow's log lines left out, unless
+    TF_CPP_MIN_LOG_LEVEL asks for them (0: all, 1: warnings and errors)."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1"):
+        return main()
+    with quiet_tensorflow():
+        return main()
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_python_logs()
     args = parser().parse_args(argv)
     try:
         args.fn(args)

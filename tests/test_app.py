@@ -80,7 +80,7 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     session = Session()
     session.dataset_key = "upload"
     session.uploaded = make_dataset(n_train=120, n_test=30)
-    updates = list(training(session, "mlp", 2, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
+    updates = list(training(session, "mlp", 2, 16, "recipe's own", 0, "cosine", 0.2))
     acc, final = updates[-1][1]["value"], updates[-1][3]
     assert updates[-1][1]["x_lim"] == [0, 2]
     assert set(acc["series"]) == {"training", "validation"} and len(acc[acc.series == "validation"]) == 2
@@ -91,9 +91,9 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
     files = updates[-1][6]["value"]  # take it home: the model, the script, the metrics
     assert [Path(f).name for f in files] == ["model.keras", "train_mlp_tiny.py", "metrics.json"]
     assert json.loads(Path(files[2]).read_text())["test_accuracy"] == session.trained[name].run.evaluation.accuracy
-    assert updates[0][4] is None  # the old run's heat-map cleared first
-    heat_maps = [u[4] for u in updates[1:] if not isinstance(u[4], dict)]  # redrawn as epochs end
-    assert 1 <= len(heat_maps) <= 2 and heat_maps[-1].axes[0].get_title()  # (a fast run's two
+    assert updates[0][4] == {"__type__": "update", "value": None, "visible": False}  # cleared first
+    heat_maps = [u[4]["value"] for u in updates[1:] if u[4].get("value") is not None]  # redrawn
+    assert 1 <= len(heat_maps) <= 2 and heat_maps[-1].axes[0].get_title()  # as epochs end (a fast run's two
     grid = heat_maps[-1].axes[0].images[0].get_array()  # epochs may arrive in one list of points)
     assert grid.shape == (3, 2) and grid.count() == 6  # each class after each of the 2 epochs
     slider = updates[-1][10]
@@ -103,8 +103,7 @@ def test_train_handler_streams_curves_and_registers_the_model(monkeypatch):
 def test_epoch_slider_repredicts_the_latest_drawing_with_that_epochs_weights(tmp_path):
     session = Session()
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=240, n_test=30)
-    list(training(session, "mlp", 3, 16, "adam", 0.0002, "constant", 0.2,
-                         progress=lambda *a, **k: None))
+    list(training(session, "mlp", 3, 16, "adam", 0.0002, "constant", 0.2))
     name = next(iter(session.trained))
     drawing = {"background": None, "layers": [], "composite": make_dataset(n_train=3).x_train[1, ..., 0]}
     final = predict_tab.show_prediction(session, name, drawing, 3)
@@ -243,7 +242,7 @@ def test_closing_a_session_frees_its_models_and_files():
     session = Session()
     session.uploaded = make_dataset(n_train=60, n_test=20)
     session.dataset_key = "upload"
-    list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2, progress=lambda *a, **k: None))
+    list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2))
     folder = session.workdir
     assert session.trained and any(folder.rglob("model.keras"))
     session.close()
@@ -255,8 +254,7 @@ def test_the_tutorials_recipe_is_selectable():
     """Batch 32, adam 1e-3, constant learning rate: the lectures' exact settings still train."""
     session = Session()
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=64, n_test=16)
-    list(training(session, "mlp", 1, 32, "adam", 0.001, "constant", 0.2,
-                         progress=lambda *a, **k: None))
+    list(training(session, "mlp", 1, 32, "adam", 0.001, "constant", 0.2))
     run = next(iter(session.trained.values())).run
     assert run.settings.lr_schedule == "constant" and run.settings.batch_size == 32
     assert abs(float(run.model.optimizer.learning_rate.numpy()) - 0.001) < 1e-9
@@ -336,10 +334,11 @@ def test_opening_evaluate_shows_the_active_model_and_clears_another_models_resul
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=120, n_test=30)
     session.add_run(run_training(session.uploaded, "mlp", TrainSettings(epochs=2, batch_size=16)),
                     take_home=False)
-    picker, text, table, *rest, hint = evaluate_tab.sync_evaluation(session)
+    picker, text, table, *rest, pair, hint, results = evaluate_tab.sync_evaluation(session)
     assert picker["value"] == session.active_model and session.active_model.startswith("#1 Tiny")
-    assert text == f"Press **Evaluate** to see **{session.active_model}** on the test set."
-    assert table is None and rest == [None] * 4 and hint == evaluate_tab.PAIR_HINT
+    assert text.startswith(f"Press **Evaluate** to see **{session.active_model}** on the test set")
+    assert table is None and rest == [None] * 3 and hint == evaluate_tab.PAIR_HINT
+    assert pair["visible"] is False and results["visible"] is False  # no empty boxes (issue 26)
     wiring = next(f for f in app.demo.fns.values() if f.name == "sync_evaluation")
     assert [event for _, event in wiring.targets] == ["select"]
 
@@ -395,7 +394,9 @@ def test_a_confusion_cell_says_how_many_images_it_holds():
     session, model = Session(), "MNIST digits: CNN (shipped)"
     ev, _ = session.evaluation(model)
     cm = ev.confusion_matrix()
-    fig, text = evaluate_tab.show_pair(session, model, _select(1, 2))  # true 1, answered 1
+    shown, text = evaluate_tab.show_pair(session, model, _select(1, 2))  # true 1, answered 1
+    fig = shown["value"]
+    assert shown["visible"] is True  # hidden until a cell is clicked
     assert text.startswith(f"**{cm[1, 1]:,}** test images were **1** predicted as **1** (right)")
     assert "showing the 12 the model was surest of" in text
     assert f"12 of {cm[1, 1]} test images" in fig._suptitle.get_text()

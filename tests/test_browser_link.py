@@ -52,6 +52,9 @@ def test_a_teachers_link_fills_the_page(context, app_url):
     page = opened(context, app_url + "?dataset=mnist&model=cnn_quick&seconds=30&epochs=4&data=10",
                   "4,000 train / 1,000 test")
     expect(page.get_by_text(NOTE)).to_have_count(0)
+    # issue 26 item 7: the header names the link's dataset at once (it said Fashion-MNIST until
+    # a run ended)
+    expect(page.get_by_text(re.compile(r"^Browsing: MNIST( digits)? · Active model"))).to_be_visible()
     # the link's epochs win over the model's own default (2), which is shown first
     expect(open_tab(page, "Train").get_by_text(re.compile(r"[\d,]+ parameters for MNIST"))).to_be_visible(
         timeout=LOAD_TIMEOUT)

@@ -13,6 +13,7 @@ import io
 import re
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -288,16 +289,25 @@ def test_files_into_a_class_delete_one_download_the_zip_and_load_it_back(page, t
     block(panel, "…or paste an image").get_by_text("Paste from Clipboard").click()
     expect(count_of(panel, "blue")).to_have_accessible_name("blue (6)", timeout=20_000)
 
-    pick(panel, "red")  # delete the second red: its images follow without it
+    box = panel.get_by_label("Class name")  # a name taken: one warning, nothing marked "Error"
+    box.fill("RED")
+    panel.get_by_role("button", name="Add class").click()
+    taken = page.locator("[data-testid=toast-body]", has_text="already a class called 'red'")
+    expect(taken).to_be_visible(timeout=10_000)
+    expect(box).to_have_value("RED")  # kept, to correct
+    expect(panel.locator("[data-testid=status-tracker]", has_text="Error")).to_have_count(0)
+    taken.get_by_text("×").click()
+    pick(panel, "red")  # the picker still works (a gr.Error blocked it); delete the second
+    # red: its images follow without it
     block(panel, "red: 4 images").locator(".grid-container button").nth(1).click()
     panel.get_by_role("button", name="Delete the clicked image").click()
     expect(count_of(panel, "red")).to_have_accessible_name("red (3)", timeout=10_000)
     bars_show(panel, {"red": 3, "blue": 6})
 
-    panel.get_by_role("button", name="Download the classes as a zip").click()
-    link = block(panel, "Your classes, a folder each").get_by_role("link")
-    expect(link).to_have_count(1, timeout=20_000)
-    body = page.request.get(link.get_attribute("href")).body()
+    with page.expect_download(timeout=20_000) as saved:  # one click: the browser saves it
+        panel.get_by_role("button", name="Download the classes as a zip").click()
+    assert saved.value.suggested_filename == "my-classes.zip"
+    body = Path(saved.value.path()).read_bytes()
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         assert sorted(n for n in zf.namelist() if n.endswith(".png")) == [
             *(f"blue/000{i}.png" for i in range(1, 7)), *(f"red/000{i}.png" for i in range(1, 4))]

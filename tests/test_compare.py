@@ -128,3 +128,37 @@ def test_the_sessions_own_runs_are_drawn_over_the_shipped_ones():
     ax = compare.curve_figure(compare.curve_frame(runs), colours).axes[0]
     z = {line.get_label(): line.get_zorder() for line in ax.lines}
     assert z["#1 mine"] > z["Fashion-MNIST: MLP (shipped)"]
+
+
+def test_a_run_that_ends_while_compare_is_open_joins_the_chart():
+    """Issue 26 item 6: the Compare tab did not list a run that ended while it was open until
+    the tab was left and opened again. A new run is listed and chosen; runs the student
+    unticked stay unticked; hostile values for the choice change nothing else."""
+    from conftest import make_dataset
+
+    from classifier.core.settings import TrainSettings
+    from classifier.serving.session import Session
+    from classifier.training.run import run_training
+    from classifier.ui import compare_tab
+    session = Session()
+    session.dataset_key, session.uploaded = "upload", make_dataset(n_train=60, n_test=20)
+
+    def train():
+        session.add_run(run_training(session.uploaded, "mlp", TrainSettings(epochs=1, batch_size=16)),
+                        take_home=False)
+        return session.active_model
+
+    first = train()
+    runs, _, table = compare_tab.show_all(session, "epoch")
+    assert first in runs["choices"] and first in runs["value"]
+    shipped = [n for n in runs["value"] if n != first]
+    chosen = [first]  # the student unticks the shipped models
+    second = train()  # ends while the tab is open: the training's event refreshes it
+    runs, _, table = compare_tab.show_comparison(session, "epoch", chosen)
+    assert runs["value"] == [first, second] and not set(shipped) & set(runs["value"])
+    assert list(table.data["run"]) == [first, second]
+    runs, *_ = compare_tab.show_comparison(session, "epoch", [second])  # unticks the first
+    assert runs["value"] == [second]  # a run it listed before stays unticked
+    for hostile in ("not a list", 12, [None, {"x": 1}]):
+        runs, *_ = compare_tab.show_comparison(session, "epoch", hostile)
+        assert set(runs["value"]) <= set(runs["choices"])

@@ -19,11 +19,17 @@ def session():
     s.close()
 
 
+NAMES = {"tflite": "Fashion-MNIST-MLP-shipped.tflite",  # float and int8 apart (issue 26)
+         "tflite-int8": "Fashion-MNIST-MLP-shipped-int8.tflite",
+         "onnx": "Fashion-MNIST-MLP-shipped.onnx"}
+
+
 @pytest.mark.parametrize("fmt", ["tflite", "tflite-int8", "onnx"])
 def test_the_active_model_exports_and_its_file_gives_the_same_answers(session, fmt):
     file, info = train_tab.export_active(session, fmt)
     path = file["value"]
     assert file["visible"] and path.startswith(str(session.workdir))
+    assert path.rsplit("/", 1)[-1] == NAMES[fmt]
     assert "same top class" in info or "probability" in info
     assert "```python" in info and path.rsplit("/", 1)[-1] in info
     assert str(session.workdir) not in info  # the file's name, never a server path

@@ -1,7 +1,6 @@
 """Bad images and hostile zips through the app's own handlers and its API, isolation between
 sessions, limits that say so. (Load and long uptime: tests/test_stress.py.)"""
 import io
-import os
 import struct
 import zipfile
 import zlib
@@ -18,6 +17,7 @@ from classifier.serving.session import Session
 from classifier.ui import dataset_tab, lifecycle, predict_tab
 
 MLP = "Fashion-MNIST: MLP (shipped)"
+CNN = "Fashion-MNIST: our CNN (shipped)"
 SNEAKER = "assets/examples/fashion-sneaker.png"
 TRACEBACK_SIGNS = ("Traceback", 'File "', "site-packages", "classifier-session-", "pytest-of", "Error(")
 
@@ -142,6 +142,41 @@ def test_blank_drawings_say_so_without_an_error(canvas, expected):
     assert text.startswith(expected) and bars is None and seen is None
 
 
+def test_a_removed_upload_is_not_answered_again_by_another_model():
+    """Issue 26 item 3: upload a "3", remove it with its x, switch the model: the switch
+    answered the removed "3" again ("Bag 100%") beside the next upload."""
+    session = Session()
+    bars, text, *_ = predict_tab.show_upload(session, MLP, {"path": uploaded(SNEAKER)})
+    assert "Sneaker" in text
+    emptied = predict_tab.show_upload(session, MLP, None)  # the x
+    assert emptied[0] is None and emptied[1].startswith("Draw something")
+    assert all(_empty(picture) for picture in emptied[2:])
+    again = predict_tab.repredict(session, CNN, 0)  # another model: nothing to answer
+    assert again[0] is None and again[1].startswith("Draw something")
+    assert all(_empty(picture) for picture in again[2:])
+    # a drawing made after the upload stays the latest image when the upload goes
+    predict_tab.show_upload(session, MLP, {"path": uploaded(SNEAKER)})
+    drawing = {"background": None, "layers": [], "composite": _stroke()}
+    predict_tab.show_prediction(session, MLP, drawing)
+    predict_tab.show_upload(session, MLP, None)
+    assert predict_tab.repredict(session, CNN, 0)[0] is not None
+    # a blank upload is the latest image: the sneaker before it is not answered again
+    predict_tab.show_upload(session, MLP, {"path": uploaded(SNEAKER)})
+    predict_tab.show_upload(session, MLP, {"path": uploaded(
+        _save(Image.new("L", (40, 40), 255), "PNG"), "white.png")})
+    assert predict_tab.repredict(session, CNN, 0)[0] is None
+
+
+def _empty(update) -> bool:
+    return update is None or (isinstance(update, dict) and update.get("value") is None)
+
+
+def _stroke() -> np.ndarray:
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[60:220, 130:150] = 255
+    return canvas
+
+
 def test_one_pixel_upload_is_a_clear_answer(tmp_path):
     dot = uploaded(_save(Image.new("L", (1, 1), 255), "PNG"), "dot.png")
     bars, text, *_ = predict_tab.show_upload(Session(), MLP, {"path": dot})
@@ -254,8 +289,7 @@ def test_training_over_the_time_cap_stops_with_a_message(monkeypatch):
     monkeypatch.setenv("CLASSIFIER_MAX_TRAIN_SECONDS", "0.5")
     session = Session()
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=2000, n_test=16)
-    outs = list(training(session, "mlp", 50, 16, "recipe's own", 0, "cosine", 0.1,
-                                progress=lambda *a, **k: None))
+    outs = list(training(session, "mlp", 50, 16, "recipe's own", 0, "cosine", 0.1))
     final = outs[-1][3]
     assert "time limit" in final and "epoch" in final, final
     run = next(iter(session.trained.values())).run
@@ -271,8 +305,7 @@ def test_closing_the_tab_frees_its_session_at_once(tmp_path):
     request = SimpleNamespace(session_hash="tab-1")
     session = lifecycle.new_session(request)[0]
     session.dataset_key, session.uploaded = "upload", make_dataset(n_train=60, n_test=20)
-    list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
-                         progress=lambda *a, **k: None))
+    list(training(session, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2))
     folder = session.workdir
     assert session.trained and any(folder.rglob("model.keras"))
     lifecycle.close_tab(SimpleNamespace(session_hash="another-tab"))  # someone else's tab: no effect
@@ -291,8 +324,7 @@ def test_an_api_training_keeps_nothing_once_it_returns(tmp_path, monkeypatch):
     from conftest import make_dataset
     monkeypatch.setattr(Session, "dataset", lambda self: make_dataset(n_train=60, n_test=20))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this run's session folder lands here
-    outs = list(training(None, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2,
-                                progress=lambda *a, **k: None))
+    outs = list(training(None, "mlp", 1, 16, "recipe's own", 0, "cosine", 0.2))
     assert all(out[0] is None for out in outs)  # no session state is stored for the caller
     import re
     assert re.search(r"after 1 (complete )?epoch", outs[-1][3]), outs[-1][3]

@@ -198,6 +198,34 @@ def test_a_waiting_training_is_told_its_place_and_when_it_should_start(monkeypat
     assert d.wait_estimate() == pytest.approx(1)
 
 
+def test_a_waiting_estimate_counts_what_runs_do_after_their_last_word(monkeypatch):
+    """Issue 26 item 9: "should start in about 5 s" stayed 22 s, because a run's own estimate
+    (its fit's time left) leaves out the test-set evaluation and saving after it. The line
+    learns that tail from runs that ended, and the words never promise less than they know."""
+    from classifier.serving import admission
+    from classifier.ui import words
+    clock = [1000.0]
+    monkeypatch.setattr(admission.time, "monotonic", lambda: clock[0])
+    line = Admission(slots=1, stale=3600)
+    a = line.enter("a")
+    assert a.wait(0)
+    b = line.enter("b")
+    a.report(10.0)
+    clock[0] += 28  # said 10 s, took 28: 18 s of evaluation and saving after its fit
+    a.leave()
+    assert b.wait(0)
+    c = line.enter("c")
+    b.report(4.0)
+    assert c.wait_estimate() == pytest.approx(22)  # 4 s of fit, then the 18 s tail
+    clock[0] += 10
+    assert c.wait_estimate() == pytest.approx(12)  # its fit has ended: the tail counts down
+    assert "about 10 s" in words.waiting_line(c.ahead(), 1, c.wait_estimate())
+    clock[0] += 30  # later than any estimate: the words say so instead of a number
+    assert c.wait_estimate() == pytest.approx(0)
+    text = words.waiting_line(c.ahead(), 1, c.wait_estimate())
+    assert "any moment" in text and "about" not in text
+
+
 def _wait_until(condition, seconds: float) -> float:
     t = time.monotonic()
     while not condition():

@@ -67,13 +67,20 @@ def test_a_stop_in_a_later_epoch_counts_the_complete_ones_and_says_where():
     from classifier.training.run import Run
     from classifier.ui.words import final_line
     data = make_dataset(n_train=400, n_test=20)
-    stop = threading.Event()
+    from classifier.views.figures import curve_frames
+    stop, points = threading.Event(), []
     settings = TrainSettings(epochs=5, batch_size=10, steps_per_execution=2)
     model, result = _fit(data, settings, stop=stop, on_metrics=lambda p: (
-        p.get("epoch") == 2 and p.get("step") == 6 and stop.set()))
+        points.append(p), p.get("epoch") == 2 and p.get("step") == 6 and stop.set()))
     assert result.epochs_done == 1 and result.stopped_in == (2, 6, 37)
     text = final_line(Run("mlp", data, settings, model, result, evaluate(model, data)))
     assert text.startswith("Stopped as you asked in epoch 2 at batch 6/37 after 1 complete epoch, ")
+    assert "(MLP (Flatten-Dense-128), " in text  # the run's model, named
+    # issue 26 item 10: the cut epoch's validation point is drawn where it was cut (1 + 6/37),
+    # not at 2, which read as a second complete epoch beside "after 1 complete epoch"
+    accuracy, _ = curve_frames(points)
+    drawn = accuracy[accuracy.series == "validation"]["epoch"].tolist()
+    assert drawn == pytest.approx([1.0, 1 + 6 / 37])
 
 
 def test_batch_counts_and_eta_stay_in_range_when_an_epoch_is_shorter_than_a_step_block():

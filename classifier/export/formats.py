@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-FORMATS = {"tflite": ".tflite", "tflite-int8": ".tflite", "onnx": ".onnx"}  # format: suffix
+FORMATS = {"tflite": ".tflite", "tflite-int8": "-int8.tflite", "onnx": ".onnx"}  # format: how
+# its file's name ends (the float and int8 TFLite files apart; both take the suffix .tflite)
 TITLES = {"tflite": "TensorFlow Lite, float32", "tflite-int8": "TensorFlow Lite, int8",
           "onnx": "ONNX, float32"}
 MAX_PROB_DIFF = 1e-4         # float formats: every probability this close to the Keras model's
@@ -58,10 +59,10 @@ class ExportReport:
 
 
 def _format_suffix(fmt: str) -> str:
-    """The file suffix of a known format."""
+    """The file suffix of a known format: ".tflite" or ".onnx"."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return FORMATS[fmt]
+    return "." + FORMATS[fmt].rsplit(".", 1)[1]
 
 
 def _checked_out_path(out_path, fmt: str) -> Path:

@@ -102,6 +102,9 @@ class Admission:
         self._places: dict[str, Place] = {}
         self._usage: dict[str, tuple[float, float]] = {}  # client -> (slot seconds, when)
         self._lengths: deque[float] = deque(maxlen=RECENT_RUNS)  # seconds recent runs held a slot
+        # seconds recent runs held their slot past their last word of time left: the test-set
+        # evaluation and saving that follow training, which a run's own estimate leaves out
+        self._tails: deque[float] = deque(maxlen=RECENT_RUNS)
 
     @property
     def running(self) -> int:
@@ -165,6 +168,9 @@ class Admission:
         if place.running:
             held = now - place.started
             self._lengths.append(held)
+            if place.reported is not None:
+                said, when = place.reported
+                self._tails.append(max(now - when - said, 0.0))
             self._charge(place.client, held, now)
         place.running = False
 
@@ -243,19 +249,20 @@ class Admission:
 
     def _estimate(self, place: Place) -> float | None:
         """The runs ahead of `place` and the ones running, shared over the slots: a running
-        one as long as it says it has left (`Place.report`) or else the typical run's length
-        less its time spent; one ahead, as long as recent runs' median (at most `share` s while
+        one as long as it says it has left (`Place.report`) plus what recent runs held their
+        slot past their last such word, or else the typical run's length less its time spent; one ahead, as long as recent runs' median (at most `share` s while
         others wait)."""
         with self._cond:
             if not self._lengths or place not in self._line:
                 return None
             typical = min(statistics.median(self._lengths), self.share)
+            tail = statistics.median(self._tails) if self._tails else 0.0
             now = time.monotonic()
 
             def left(p: Place) -> float:
                 if p.reported is not None:
                     said, when = p.reported
-                    return max(min(said, self.share - (when - p.started)) - (now - when), 0.0)
+                    return max(min(said + tail, self.share - (when - p.started)) - (now - when), 0.0)
                 return max(typical - (now - p.started), 0.0)
             left = sorted(left(p) for p in self._places.values() if p.running)
             ends = (left + [0.0] * self.slots)[:self.slots]  # when each slot frees

@@ -5,8 +5,10 @@
 
     {"kind": "batch", "epoch": 1, "epochs": 5, "step": 160, "steps": 422, "loss": .., "accuracy": ..,
      "seconds": .., "eta": .., "progress": 0.08}
-    {"kind": "epoch", "epoch": 1, ..., "val_loss": .., "val_accuracy": .., "epoch_seconds": ..,
-     "val_per_class": [.., ..]}
+    {"kind": "epoch", "epoch": 1, "step": 422, "steps": 422, ..., "val_loss": .., "val_accuracy": ..,
+     "epoch_seconds": .., "val_per_class": [.., ..]}
+
+An epoch cut short (Stop, a time budget) reports the batches it did as `step`.
 
 `val_per_class` (only with validation data) is each class's accuracy on up to
 `PER_CLASS_MAX_IMAGES` validation images, by class index, NaN for a class with none there.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -85,6 +87,7 @@ def _live_callback_class():
             self.epoch_weights: list[list[np.ndarray]] = []
             self.stopped: str | None = None
             self.stopped_in: tuple[int, int, int] | None = None
+            self.scored: tuple[int, float] | None = None  # (images, seconds) of the last scoring
 
         def on_train_begin(self, logs=None):
             self.t0 = time.perf_counter()
@@ -122,19 +125,29 @@ def _live_callback_class():
                 self.stopped_in = (epoch + 1, self.step, self.steps)
             extra = {}
             if self.per_class_data is not None:
+                t = time.perf_counter()
                 extra["val_per_class"] = per_class_accuracy(self.model, *self.per_class_data,
                                                             self.num_classes)
+                self.scored = (len(self.per_class_data[0]), time.perf_counter() - t)
             if self.weights_of is not None:
                 self.epoch_weights.append(self.weights_of.get_weights())
             now = time.perf_counter()  # the work above counts in the epoch's time
             self.epoch_seconds.append(now - self.epoch_t0)
             done, elapsed, eta = self._progress(self.steps)
             point = {"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
+                     "step": self.step, "steps": self.steps,  # fewer for an epoch cut short
                      "seconds": elapsed, "eta": eta, "progress": done,
                      "epoch_seconds": self.epoch_seconds[-1], **_floats(logs), **extra}
             if self.emit:
                 self.emit(point)
             self._check_stop(elapsed)
+
+        def scoring_pace(self) -> float | None:
+            """Seconds an image took to score at the last epoch end (None before, or too few
+            images to tell: their calls' own cost would swamp it)."""
+            if self.scored is None or self.scored[0] < PER_CLASS_CHUNK:
+                return None
+            return self.scored[1] / self.scored[0]
 
         def _check_stop(self, elapsed: float) -> None:
             if self.stop is not None and self.stop.is_set():
@@ -145,6 +158,32 @@ def _live_callback_class():
                 self.model.stop_training = True
 
     return LiveMetrics
+
+
+def later(point: dict, seconds: float) -> dict:
+    """A metrics point with `seconds` spent before training counted in (in epoch 1's time too)."""
+    point = {**point, "seconds": point["seconds"] + seconds}
+    if point["kind"] == "epoch" and point["epoch"] == 1:
+        point["epoch_seconds"] += seconds
+    return point
+
+
+def spent_before(settings: TrainSettings, seconds: float) -> TrainSettings:
+    """`settings` for a fit that starts `seconds` into its run: a time budget and the time cap
+    count them."""
+    s = settings
+    if s.max_seconds is not None:
+        s = replace(s, max_seconds=max(s.max_seconds - seconds, 0.0))
+    if s.seconds:
+        s = replace(s, seconds=max(s.seconds - seconds, 1.0))
+    return s
+
+
+def counted_in(result: TrainResult, seconds: float) -> TrainResult:
+    """`result` of a fit with `seconds` spent before it counted in (see `later`)."""
+    epoch_seconds = [sec + (seconds if k == 0 else 0.0) for k, sec in enumerate(result.epoch_seconds)]
+    return replace(result, seconds=result.seconds + seconds, epoch_seconds=epoch_seconds,
+                   batches=[later(p, seconds) for p in result.batches])
 
 
 def _floats(logs) -> dict[str, float]:
@@ -208,11 +247,13 @@ def _size_schedule(model, total_steps: int, warmup_share: float) -> bool:
 def train(model, dataset: Dataset, settings: TrainSettings | None = None,
           on_metrics: Callable[[dict], object] | None = None, stop: StopFlag | None = None,
           epochs: int | None = None, batch_size: int | None = None,
-          callbacks: list | None = None, weights_of=None) -> TrainResult:
+          callbacks: list | None = None, weights_of=None, then_score: int = 0) -> TrainResult:
     """Fit `model` on `dataset` with `settings`, streaming metrics to `on_metrics`; extra Keras
     `callbacks` (e.g. a benchmark's) run after the live-metrics one. `epoch_weights` keeps the
     weights of `weights_of` (default `model`; `transfer.train_cached` passes the full model
-    while it fits the head), when it has at most MAX_EPOCH_WEIGHTS_PARAMS parameters."""
+    while it fits the head), when it has at most MAX_EPOCH_WEIGHTS_PARAMS parameters.
+    `then_score`: images the caller scores once the fit ends (a test set), whose time a time
+    budget keeps free."""
     import keras
     s = settings or TrainSettings()
     epochs = (epochs or s.epochs or 5) if not s.seconds else BUDGET_MAX_EPOCHS
@@ -234,10 +275,12 @@ def train(model, dataset: Dataset, settings: TrainSettings | None = None,
     sized = s.lr_schedule == "cosine" and _size_schedule(
         model, (BUDGET_FIRST_GUESS_EPOCHS if s.seconds else epochs) * steps_per_epoch, warmup)
     scored = len(x_val) + min(len(x_val), PER_CLASS_MAX_IMAGES)  # validation, then per class
-    budget = (budget_callback_class()(s.seconds, warmup, sized, scored / batch_size)
-              if s.seconds else None)
+    budget = (budget_callback_class()(s.seconds, warmup, sized, scored / batch_size, then_score,
+                                      batch_size) if s.seconds else None)
     live = _live_callback_class()(on_metrics, epochs, stop, s.max_seconds, x_val=x_val,
                                   y_val=y_val, num_classes=n, weights_of=keep, budget=budget)
+    if budget:
+        budget.pace = live.scoring_pace
     callbacks = [live, *(callbacks or [])]
     if s.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=s.tensorboard_dir))

@@ -15,6 +15,9 @@ import time
 # steps traced the training graph: measured, 0.16-0.32 of the first block's extra time
 # (benchmarks/cnn_speed.py tails), so a budget keeps this share free until it is measured.
 EVALUATION_TRACE_SHARE = 0.3
+# What scoring a test set after a run costs besides its batches: tracing the prediction graph
+# (0.2-0.4 s measured for the MLP and the Quick CNN on this machine, tests/test_schedule.py).
+SCORING_SETUP_SECONDS = 0.3
 
 
 def warmup_cosine(peak: float, total_steps: int, warmup_share: float):
@@ -56,14 +59,19 @@ def budget_callback_class():
         Put it after every other callback: its epoch-end decision times their epoch-end work."""
 
         def __init__(self, seconds: float, warmup_share: float, sized: bool = True,
-                     epoch_end_batches: float = 0.0):
+                     epoch_end_batches: float = 0.0, after_images: int = 0, batch_size: int = 1):
             """`sized`: the optimizer has a fresh `warmup_cosine` to size; without one (a
             constant rate, a model trained before) the run only ends at the budget.
             `epoch_end_batches`: batches of images scored at each epoch's end (validation and
-            per-class), whose time is kept free before the first epoch end measures it."""
+            per-class), whose time is kept free before the first epoch end measures it.
+            `after_images`: images scored once the run ends (the test set), whose time is
+            kept free too: at the pace `pace()` (seconds an image, measured by the run's other
+            callbacks) once it is known, guessed from the steps' pace before."""
             super().__init__()
             self.seconds, self.warmup_share, self.sized = float(seconds), warmup_share, sized
-            self.epoch_end_batches = epoch_end_batches
+            self.epoch_end_batches, self.after_images = epoch_end_batches, after_images
+            self.batch_size = batch_size
+            self.pace = lambda: None
             self.tails = 0           # epoch ends measured
             self.done = 0            # steps done in the run, over all epochs
             self.total = 0.0         # the schedule's current length in steps
@@ -76,6 +84,7 @@ def budget_callback_class():
             self.block = 0.0         # seconds per compiled block, lately
             self.tail = 0.0          # seconds of epoch-end work after an epoch's last step
             self.trace = 0.0         # seconds the first epoch end is guessed to spend tracing
+            self.after = 0.0         # seconds kept for scoring after the run
             self.epoch_start = 0
             if not self.sized:
                 return
@@ -106,20 +115,27 @@ def budget_callback_class():
                     first_extra = self.mark[0] - self.t0 - self.mark[1] / rate
                     self.trace = EVALUATION_TRACE_SHARE * max(first_extra, 0.0)
                     self.tail = self.epoch_end_batches / 2 / rate + self.trace
-                left = max(self.seconds - (now - self.t0) - self.tail, 0.0)
+                if self.after_images and not self.tails:  # a guess: a third of a step a
+                    # batch (a forward pass), and its prediction graph to trace
+                    self.after = (self.after_images / self.batch_size / 3 / rate
+                                  + SCORING_SETUP_SECONDS)
+                left = max(self.seconds - (now - self.t0) - self.tail - self.after, 0.0)
                 self._resize(self.done + left * rate)
             self.last = now
             # stop where the next block would end further past the budget than this one, with
             # time kept for the epoch-end work (validation, per-class scores) that still follows
-            self._stop_if(now - self.t0 + self.block / 2 + self.tail >= self.seconds)
+            self._stop_if(now - self.t0 + self.block / 2 + self.tail + self.after >= self.seconds)
 
         def on_epoch_end(self, epoch, logs=None):
             now = time.perf_counter()
             tail = now - self.last  # validation and the other callbacks' epoch-end work
             self.tail = max(tail - self.trace, tail / 2) if not self.tails else tail
             self.tails += 1
+            pace = self.pace()
+            if self.after_images and pace is not None:
+                self.after = self.after_images * pace + SCORING_SETUP_SECONDS
             # another epoch costs at least a block and an epoch end: stop here if nearer
-            self._stop_if(now - self.t0 + (self.block + self.tail) / 2 >= self.seconds)
+            self._stop_if(now - self.t0 + self.after + (self.block + self.tail) / 2 >= self.seconds)
 
         def _stop_if(self, due: bool) -> None:
             if due:

@@ -13,14 +13,13 @@ MobileNetV2, whose base alone is over MAX_EPOCH_WEIGHTS_PARAMS.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Callable
 
 import numpy as np
 
 from ..core.dataset import Dataset
 from ..core.settings import TrainSettings
-from .loop import StopFlag, TrainResult, train
+from .loop import StopFlag, TrainResult, counted_in, later, spent_before, train
 
 FEATURES_BATCH = 64  # images per forward pass of the base when caching its features
 
@@ -94,17 +93,9 @@ def _compile_head(head, model) -> None:
                  jit_compile=config["jit_compile"])
 
 
-def _later(point: dict, seconds: float) -> dict:
-    """A metrics point with the feature-caching time counted in (in epoch 1's time too)."""
-    point = {**point, "seconds": point["seconds"] + seconds}
-    if point["kind"] == "epoch" and point["epoch"] == 1:
-        point["epoch_seconds"] += seconds
-    return point
-
-
 def train_cached(model, dataset: Dataset, settings: TrainSettings | None = None,
                  on_metrics: Callable[[dict], object] | None = None,
-                 stop: StopFlag | None = None) -> TrainResult:
+                 stop: StopFlag | None = None, then_score: int = 0) -> TrainResult:
     """Train a `split_frozen` model by computing its base's features once and fitting the head
     on them with `training.train`. The time spent on the features is counted in the first
     epoch's seconds, the run's seconds and every metrics point's elapsed seconds."""
@@ -119,13 +110,8 @@ def train_cached(model, dataset: Dataset, settings: TrainSettings | None = None,
     cached = _CachedFeatures(dataset.num_classes, _features_of(features, x_tr), y_tr,
                              _features_of(features, x_val), y_val, dataset.train_images)
     spent = time.perf_counter() - t0
-    if s.max_seconds is not None:
-        s = replace(s, max_seconds=max(s.max_seconds - spent, 0.0))
-    if s.seconds:  # a time budget counts the features' time too
-        s = replace(s, seconds=max(s.seconds - spent, 1.0))
     _compile_head(head, model)
-    emit = (lambda point: on_metrics(_later(point, spent))) if on_metrics else None
-    result = train(head, cached, s, on_metrics=emit, stop=stop, weights_of=model)
-    epoch_seconds = [sec + (spent if k == 0 else 0.0) for k, sec in enumerate(result.epoch_seconds)]
-    return replace(result, seconds=result.seconds + spent, epoch_seconds=epoch_seconds,
-                   batches=[_later(p, spent) for p in result.batches])
+    emit = (lambda point: on_metrics(later(point, spent))) if on_metrics else None
+    result = train(head, cached, spent_before(s, spent), on_metrics=emit, stop=stop,
+                   weights_of=model, then_score=then_score)
+    return counted_in(result, spent)  # the features' time counts in the run's

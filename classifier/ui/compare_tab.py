@@ -12,10 +12,18 @@ from .common import PRIVATE, session_of, what_is_happening
 
 
 def show_comparison(state, x_axis, chosen):
-    """Validation accuracy of the chosen runs on one chart, and their table."""
-    runs, params = session_of(state).runs_to_compare()
+    """Validation accuracy of the chosen runs on one chart, and their table. A run this tab has
+    not listed before is chosen too (one that ended while the tab was open joins the chart)."""
+    session = session_of(state)
+    runs, params = session.runs_to_compare()
     names = [name for name, _ in runs]
+    listed = session.screen("compare", listed=set()).listed
+    if chosen is not None and not isinstance(chosen, (list, tuple)):
+        chosen = None  # anything but a list of names: all of them
     chosen = [c for c in (chosen if chosen is not None else names) if c in names]
+    chosen += [n for n in names if n not in listed and n not in chosen]
+    listed.clear()
+    listed.update(names)
     picked = [r for r in runs if r[0] in chosen]
     colours = compare.run_colours(names)  # drawn on the server: no plot a step behind
     plot = compare.curve_figure(compare.curve_frame(picked, x_axis), colours, x_axis)
@@ -39,8 +47,15 @@ def create() -> SimpleNamespace:
     return SimpleNamespace(runs=runs, x_axis=x_axis, outputs=[runs, plot, table])
 
 
-def wire(state, cmp, tab) -> None:
-    tab.select(lambda s, x: show_comparison(s, x, None), [state, cmp.x_axis], cmp.outputs,  # all runs
-               **PRIVATE)
-    gr.on([cmp.x_axis.input, cmp.runs.input], show_comparison, [state, cmp.x_axis, cmp.runs],
-          cmp.outputs, **PRIVATE)
+def show_all(state, x_axis):
+    """The tab opened: every run."""
+    return show_comparison(state, x_axis, None)
+
+
+def wire(state, cmp, tab, trained) -> None:
+    """`trained`: a training's event, after whose end the tab lists the new run (were it open)."""
+    tab.select(show_all, [state, cmp.x_axis], cmp.outputs, **PRIVATE)
+    again = dict(fn=show_comparison, inputs=[state, cmp.x_axis, cmp.runs], outputs=cmp.outputs,
+                 **PRIVATE)
+    gr.on([cmp.x_axis.input, cmp.runs.input], **again)
+    trained.then(show_progress="hidden", **again)

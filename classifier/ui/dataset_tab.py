@@ -55,6 +55,11 @@ def show_dataset(state, key, class_filter, seed):
             figures.augment_preview(first, seed), gr.update())
 
 
+def header(state) -> str:
+    """The line under the title, for the dataset now in use."""
+    return session_of(state).header()
+
+
 def upload_zip(state, file, images=None):
     """A zip of class folders becomes the session's uploaded dataset; `images`, a key of
     ZIP_IMAGE_CHOICES, says what its images become (default: the first, 28x28 grey)."""
@@ -113,8 +118,10 @@ def dataset_parts(key):
 def create() -> SimpleNamespace:
     gr.Markdown(words.HOW["dataset"])
     with gr.Row():
-        key = gr.Dropdown(dataset_choices(), value="fashion_mnist", label="Dataset")
-        show_class = gr.Dropdown(["all classes"], value="all classes", label="Show class")
+        key = gr.Dropdown(dataset_choices(), value="fashion_mnist", label="Dataset", scale=2,
+                          min_width=300)  # its longest name whole at 800 px; a row on a phone
+        show_class = gr.Dropdown(["all classes"], value="all classes", label="Show class",
+                                 min_width=160)
         seed = gr.Number(0, label="Shuffle seed", precision=0, visible=False)
         shuffle = gr.Button("Shuffle", scale=0)
     with gr.Row():
@@ -152,7 +159,7 @@ def wire(state, active, ds, tr, train_page) -> None:
     for event in (gr.on([ds.key.input, ds.show_class.input], show, inputs, ds.outputs, **PRIVATE),
                   ds.zip_file.upload(upload_zip, [state, ds.zip_file, ds.zip_images], ds.key,
                                      **PRIVATE).then(show, inputs, ds.outputs, **PRIVATE)):
-        event.then(lambda s: session_of(s).header(), state, active, **PRIVATE).then(
+        event.then(header, state, active, **PRIVATE).then(
             suggest_training, [state, ds.key], [tr.model_key, tr.epochs, tr.batch_size],
             **PRIVATE).then(model_text, [tr.model_key, state], tr.model_info, **PRIVATE)
     ds.shuffle.click(lambda s: int(s) + 1, ds.seed, ds.seed, **PRIVATE).then(

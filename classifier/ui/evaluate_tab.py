@@ -40,7 +40,8 @@ def show_evaluation(state, model_name, seed):
             f"trained on (test loss {ev.loss:.3f}).")
     table = figures.confusion_styler(ev.confusion_matrix(), data.class_names)
     screen(session).shown = model_name
-    return text, table, frame, grid, mistakes, None, PAIR_HINT
+    return (text, table, frame, grid, mistakes, gr.update(value=None, visible=False), PAIR_HINT,
+            gr.update(visible=True))
 
 
 PAIR_HINT = "**Click a cell** of the table to see its test images, most confident first."
@@ -55,9 +56,15 @@ def sync_evaluation(state):
     session = session_of(state)
     picker = gr.update(choices=session.model_names(), value=session.active_model)
     if screen(session).shown == session.active_model:
-        return picker, *[gr.update()] * 7
-    text = f"Press **Evaluate** to see **{session.active_model}** on the test set."
-    return picker, text, None, None, None, None, None, PAIR_HINT
+        return picker, *[gr.update()] * 8
+    return (picker, press_line(session.active_model), None, None, None, None,
+            gr.update(value=None, visible=False), PAIR_HINT, gr.update(visible=False))
+
+
+def press_line(model_name) -> str:
+    """What the tab says before its results: what Evaluate will show, and for which model."""
+    return (f"Press **Evaluate** to see **{model_name}** on the test set: its accuracy, a "
+            "confusion matrix to click, each class's accuracy and its surest mistakes.")
 
 
 def show_pair(state, model_name, evt: gr.SelectData):
@@ -73,7 +80,8 @@ def show_pair(state, model_name, evt: gr.SelectData):
     idx = ev.pair(row, col - 1)  # all of them: the figure draws the surest 12 and counts the rest
     fig = figures.pair_figure(data.x_test[idx], ev.probabilities[idx], data.class_names, true, pred,
                               max_images=PAIR_IMAGES)
-    return fig, words.pair_line(len(idx), true, pred, min(len(idx), PAIR_IMAGES))
+    return (gr.update(value=fig, visible=True),
+            words.pair_line(len(idx), true, pred, min(len(idx), PAIR_IMAGES)))
 
 
 def create() -> SimpleNamespace:
@@ -82,19 +90,24 @@ def create() -> SimpleNamespace:
         model = gr.Dropdown(shipped_names(), label="Model", value=(shipped_names() or [None])[0])
         seed = gr.Number(0, label="Sample seed", precision=0)
         evaluate = gr.Button("Evaluate on the test set", variant="primary")
-    text = gr.Markdown()
-    confusion = gr.Dataframe(label="Confusion matrix: rows are the true class, columns the answer "
-                                   "(click a cell)", interactive=False, wrap=True)
-    pair_text = gr.Markdown()
-    pair_plot = gr.Plot(label="Test images of the clicked cell", show_label=False)
-    per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260,
-                           label="Accuracy per class", x_label_angle=-45)
-    grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
-    mistakes = gr.Gallery(label="The most confident mistakes", columns=5, elem_classes="whole")
+    first = model.value
+    text = gr.Markdown(press_line(first) if first else "Train a model first, then press **Evaluate**.")
+    with gr.Column(visible=False) as results:  # nothing but the line above until Evaluate
+        confusion = gr.Dataframe(label="Confusion matrix: rows are the true class, columns the "
+                                       "answer (click a cell)", interactive=False, wrap=True,
+                                 elem_id="confusion")
+        pair_text = gr.Markdown()
+        pair_plot = gr.Plot(label="Test images of the clicked cell", show_label=False,
+                            visible=False)
+        per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260,
+                               label="Accuracy per class", x_label_angle=-45)
+        grid = gr.Plot(label="25 test images: green right, red wrong", show_label=False)
+        mistakes = gr.Gallery(label="The most confident mistakes", columns=5, elem_classes="whole")
     what_is_happening("evaluate")
     return SimpleNamespace(model=model, seed=seed, evaluate=evaluate, confusion=confusion,
                            pair=[pair_plot, pair_text],
-                           outputs=[text, confusion, per_class, grid, mistakes, pair_plot, pair_text])
+                           outputs=[text, confusion, per_class, grid, mistakes, pair_plot, pair_text,
+                                    results])
 
 
 def wire(state, ev, tab) -> None:

@@ -1,10 +1,14 @@
 """A session's life on the server, and the server's own: a page opens (its Session registered with
 the memory budget) and closes; idle sessions are let go, open pages too after long enough, and
-told so if they come back; the trainer back end starts with the server."""
+told so if they come back; the trainer back end starts with the server; a value refused by a
+handler is one line of the server's log."""
 from __future__ import annotations
 
 import datetime
+import functools
+import inspect
 import os
+import sys
 import threading
 import time
 import weakref
@@ -17,7 +21,7 @@ from ..images.preprocess import MAX_PIXELS
 from ..serving.clients import client_of_request
 from ..serving.session import Session
 from ..serving.traffic import OPEN_STREAMS
-from . import words
+from . import cache_files, words
 from .common import ADMISSION, BUDGET
 from .fair_queue import RELEASED
 
@@ -56,16 +60,83 @@ _SWEEPER = threading.Lock()
 
 
 def prepare_process() -> None:
-    """Before the server starts its threads: few malloc arenas, and Pillow's own decoding held to
-    the app's pixel limit (Gradio decodes some images itself: it refuses past twice this)."""
+    """Before the server starts its threads: few malloc arenas, Pillow's own decoding held to
+    the app's pixel limit (Gradio decodes some images itself: it refuses past twice this), and
+    Gradio's cached images written once (cache_files.py)."""
     limit_heap_arenas()
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    cache_files.install()
 
 
 def start(blocks: gr.Blocks) -> None:
-    """What runs beside the page: the session sweeper, the trainer back end."""
+    """What runs beside the page: the session sweeper, the trainer back end; and the page's
+    refusals logged in one line each."""
+    quiet_refusals(blocks)
     watch_sessions(blocks)
     start_trainer()
+
+
+def quiet_refusals(blocks: gr.Blocks) -> None:
+    """Every event handler of `blocks` (once) logs a gr.Error it raises, an expected refusal
+    (a student's typo, a stranger's junk), as one line: "refused <event>: <message>". Gradio
+    6.31's queue prints a traceback for each exception unless it is a gr.Error with
+    `print_exception=False` (queueing.py, routes.py), which the wrapper sets. Any other
+    exception, a bug, keeps its traceback."""
+    for block_fn in blocks.fns.values():
+        if block_fn.fn is not None and not getattr(block_fn.fn, "logs_refusals", False):
+            block_fn.fn = _one_line_refusals(block_fn.fn, block_fn.api_name or block_fn.name)
+
+
+def log_refusal(event: str, error: gr.Error) -> None:
+    """`error` as one line of the server's log, instead of Gradio's traceback."""
+    error.print_exception = False
+    text = " ".join(str(error.message).split())  # no line breaks: one line, whatever was sent
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    print(f"refused {event}: {text[:300]}{'...' if len(text) > 300 else ''}", file=sys.stderr,
+          flush=True)
+
+
+def _one_line_refusals(fn, event: str):
+    """`fn`, of the same kind (function, generator, async ones), with log_refusal for its
+    gr.Error. functools.wraps keeps what Gradio reads of it: its signature and type hints."""
+    if inspect.isasyncgenfunction(fn):
+        @functools.wraps(fn)
+        async def wrapped(*args, **kwargs):
+            inner = fn(*args, **kwargs)
+            try:
+                async for item in inner:
+                    yield item
+            except gr.Error as error:
+                log_refusal(event, error)
+                raise
+            finally:
+                await inner.aclose()  # a cancelled event closes the handler's stream too
+    elif inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def wrapped(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except gr.Error as error:
+                log_refusal(event, error)
+                raise
+    elif inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            try:
+                return (yield from fn(*args, **kwargs))
+            except gr.Error as error:
+                log_refusal(event, error)
+                raise
+    else:
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error as error:
+                log_refusal(event, error)
+                raise
+    wrapped.logs_refusals = True
+    return wrapped
 
 
 def watch_sessions(blocks: gr.Blocks) -> None:

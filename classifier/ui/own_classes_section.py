@@ -51,13 +51,25 @@ def own_view(session: Session, chosen=None):
     return picker, pictures, info, bars
 
 
+VIEW = 4  # the outputs of own_view: picker, pictures, info, bars
+
+
+def refused(exc: Exception, outputs: int = VIEW) -> tuple:
+    """A refused value (a name taken or empty, no class picked, a full class): said once, as a
+    warning, and every output left as it was. A gr.Error would mark each output of the event
+    with Gradio's red "Error" until the next success, the class picker too."""
+    gr.Warning(str(exc))
+    return (gr.skip(),) * outputs
+
+
 def own_add_class(state, name):
-    """Add class: a new empty class, picked to fill; the name box empties."""
+    """Add class: a new empty class, picked to fill; the name box empties (a refused name
+    stays in it, to correct)."""
     session = session_of(state)
     try:
         name = session.own.add_class(name)
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        return refused(exc, VIEW + 1)
     return (*own_view(session, name), "")
 
 
@@ -67,7 +79,7 @@ def own_rename_class(state, chosen, name):
     try:
         name = session.own.rename_class(_picked_class(chosen), name)
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        return refused(exc, VIEW + 1)
     return (*own_view(session, name), "")
 
 
@@ -77,7 +89,7 @@ def own_remove_class(state, chosen):
     try:
         gone = session.own.remove_class(_picked_class(chosen))
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        return refused(exc)
     gr.Info(f"Removed the class and its {gone} image{'s' * (gone != 1)}.")
     return own_view(session)
 
@@ -95,9 +107,9 @@ def own_add_frame(state, chosen, frame):
         session.reserve_images(1)
         report = session.own.add_images(_picked_class(chosen), webcam_frame(frame))
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        return refused(exc)
     if report.skipped:
-        raise gr.Error(f"Not added: {report.skipped[0][1]}")
+        return refused(ValueError(f"Not added: {report.skipped[0][1]}"))
     return own_view(session, chosen)
 
 
@@ -135,7 +147,8 @@ def own_settle(state, chosen):
 
 
 def own_add_files(state, chosen, files):
-    """Files (several at once) or a pasted picture into the picked class; the box empties."""
+    """Files (several at once) or a pasted picture into the picked class; the box empties
+    (refused too: drop them again once a class is picked)."""
     return (*_own_add(session_of(state), chosen, files, gr.utils.get_upload_folder()), None)
 
 
@@ -144,7 +157,7 @@ def _own_add(session: Session, chosen, sources, uploads=None):
         session.reserve_images(len(sources) if isinstance(sources, (list, tuple)) else 1)
         report = session.own.add_images(_picked_class(chosen), sources, uploads=uploads)
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        return refused(exc)
     if report.skipped:
         gr.Warning(report.summary())
     return own_view(session, chosen)
@@ -161,11 +174,11 @@ def own_delete_image(state, chosen):
     session = session_of(state)
     picked = screen(session).picked
     if picked is None or picked[0] != chosen:
-        raise gr.Error("Click an image of the class first, then Delete.")
+        return refused(ValueError("Click an image of the class first, then Delete."))
     try:
         session.own.delete_image(*picked)
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        return refused(exc)
     return own_view(session, chosen)
 
 
@@ -175,13 +188,28 @@ def own_show_class(state, chosen):
 
 
 def own_download(state):
-    """The classes as a zip of class folders, to keep and load again later."""
+    """The classes as a zip of class folders, to keep and load again later: the hidden file
+    that SAVE_ZIP hands to the browser (none when refused: nothing is saved)."""
     session = session_of(state)
     try:
-        path = session.own.to_zip(session.workdir / "my-classes.zip")
+        return str(session.own.to_zip(session.workdir / "my-classes.zip"))
     except ValueError as exc:
-        raise gr.Error(str(exc))
-    return gr.update(value=str(path), visible=True)
+        gr.Warning(str(exc))
+        return None
+
+
+# after own_download: the browser saves the zip at once, one click. The zip is made when asked
+# for: its PNGs took ~7 ms a picture here (1.4 s for 200), too much to make again at every
+# capture for a DownloadButton holding it ready (its click saves the value it already has)
+SAVE_ZIP = """(file) => {
+  if (!file || !file.url) return;
+  const link = document.createElement("a");
+  link.href = file.url;
+  link.download = file.orig_name || "my-classes.zip";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}"""
 
 
 def own_load_zip(state, file):
@@ -194,7 +222,7 @@ def own_load_zip(state, file):
             loaded, report = own_classes.ClassSet.from_zip(
                 path, session.workdir / f"own-zip-{os.urandom(3).hex()}")
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        return (*refused(exc), None)
     replaced, session.own = session.own.total(), loaded
     if report.skipped:
         gr.Warning(report.summary())
@@ -208,7 +236,7 @@ def own_image_size(state, images):
     try:
         session_of(state).own_images = arguments.choice("images", images, list(ZIP_IMAGE_CHOICES))
     except ValueError as exc:
-        raise gr.Error(str(exc))
+        gr.Warning(str(exc))
 
 
 # the Capture button: the webcam's picture now, as Record streams it (mirrored like the preview)
@@ -260,8 +288,7 @@ def create() -> SimpleNamespace:
                              label="…or paste an image", min_width=160)
             with gr.Column(scale=2, min_width=240):
                 download = gr.Button("Download the classes as a zip")
-                zipped = gr.File(label="Your classes, a folder each", visible=False,
-                                 interactive=False)
+                zipped = gr.File(visible=False, interactive=False)  # saved by SAVE_ZIP
                 load = gr.File(label="…or load a zip you downloaded", file_types=[".zip"],
                                height=140)
         images = gr.Radio(list(ZIP_IMAGE_CHOICES), value=OWN_IMAGES,
@@ -294,7 +321,8 @@ def wire(state, ds, tr, train_page) -> None:
         box.upload(level(own_add_files), [state, own.picker, box], [*view, box], **CHECKED)
     own.pictures.select(own_pick, [state, own.picker], None, **CHECKED)
     own.delete.click(level(own_delete_image), [state, own.picker], view, **CHECKED)
-    own.download.click(own_download, state, own.zipped, **CHECKED)
+    own.download.click(own_download, state, own.zipped, **CHECKED).success(
+        None, own.zipped, None, js=SAVE_ZIP, **PRIVATE)
     own.load.upload(level(own_load_zip), [state, own.load], [*view, own.load], **CHECKED)
     own.images.input(own_image_size, [state, own.images], None, **CHECKED)
     train_page.select(model_text, [tr.model_key, state], tr.model_info, **PRIVATE)

@@ -36,6 +36,14 @@ CSS = """
 /* .preview: the label above the picture, not over its top */
 .preview [data-testid=block-label] { position: static !important; }
 .preview img { object-fit: contain !important; }
+/* the drawing canvas: brush, its size, eraser, undo, redo and clear; no pan, zoom or colour */
+#draw button[aria-label="Pan"], #draw button[aria-label="Zoom out"],
+#draw button[aria-label="Zoom in"], #draw .zoom-number, #draw button[aria-label="Color"]
+  { display: none !important; }
+/* a clicked confusion cell keeps its colour and number, ringed: no editing look, no row and
+   column handles (the table is read-only) */
+#confusion .cell-selected span { background: transparent !important; box-shadow: none !important; }
+#confusion .selection-button { display: none !important; }
 """ + walk_panel.CSS
 LAUNCH = dict(max_file_size="20mb", css=CSS,  # no allowed_paths: only Gradio's own cache is served
               app_kwargs={"middleware": [Middleware(TrafficMiddleware)]},  # streams, body cap
@@ -51,7 +59,7 @@ def build() -> gr.Blocks:
         link_note = gr.HTML(visible=False, elem_classes="link-note")
         active = gr.Markdown()
         walk = walk_panel.create()
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # a phone sees every tab, in two rows
             with gr.Tab("Dataset", id="dataset"):
                 ds = dataset_tab.create()
             with gr.Tab("Train", id="train") as train_page:
@@ -71,15 +79,16 @@ def build() -> gr.Blocks:
             train_tab.link_dataset, None, [ds.key, tr.model_key, link_note], **PRIVATE).then(
             level(dataset_tab.show_dataset), [state, ds.key, ds.show_class, ds.seed], ds.outputs,
             **PRIVATE).then(
+            dataset_tab.header, state, active, **PRIVATE).then(  # a link's dataset, named at once
             train_tab.describe_model, [tr.model_key, state], [tr.model_info, tr.epochs, tr.batch_size],
             **PRIVATE).then(train_tab.link_form, None, tr.linked, **PRIVATE)
         class_tab.wire_arrival(loaded, state, tabs, cl)
         dataset_tab.wire(state, active, ds, tr, train_page)
-        train_tab.wire(state, active, ds.key, tr, pr, ev)
+        trained = train_tab.wire(state, active, ds.key, tr, pr, ev)
         predict_tab.wire(state, active, pr, ev)
         inside_tab.wire(state, ins, inside_page)
         evaluate_tab.wire(state, ev, evaluate_page)
-        compare_tab.wire(state, cmp, compare_page)
+        compare_tab.wire(state, cmp, compare_page, trained)
         class_tab.wire(state, tabs, cl, [*tr.outputs[:4], pr.model, ev.model, active, pr.epoch],
                        walk.to)
         walk_panel.wire(state, tabs, active, walk, ds, tr, pr, ev)

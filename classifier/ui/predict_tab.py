@@ -61,8 +61,11 @@ def show_prediction(state, model_name, image, epoch=0):
 def show_upload(state, model_name, upload, epoch=0):
     """A new upload: answer it. It reaches us unopened (preprocess=False, so an unreadable file
     gets our message), so it must be a file this app's upload route received."""
-    if upload is None:
-        return _answer(session_of(state), model_name, None, epoch)
+    if upload is None:  # removed with its x: no model switch may answer it again
+        session = session_of(state)
+        if not isinstance(session.last_image, dict):  # unless a drawing came after it
+            session.last_image = None
+        return _answer(session, model_name, session.last_image, epoch)
     return _answer_file(state, model_name, lambda: arguments.uploaded_path(
         upload, gr.utils.get_upload_folder()), epoch)
 
@@ -78,7 +81,8 @@ def _answer_file(state, model_name, source, epoch):
     pictures beside it; it becomes the session's latest image."""
     try:
         image = open_image(source(), draft_size=(WORKING_SIDE, WORKING_SIDE))
-    except BlankImage as exc:
+    except BlankImage as exc:  # the latest image, though blank: the one before is not answered again
+        session_of(state).last_image = None
         return _no_answer(f"Nothing to read: {exc}.")
     except ValueError as exc:
         raise gr.Error(str(exc))
@@ -115,7 +119,7 @@ def unreadable_upload():
 def _answer(session: Session, model_name, image, epoch):
     """Bars, answer, what the model sees, saliency, and the answer without the clean-up."""
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
-        return None, "Draw something or upload an image.", None, None, None
+        return _no_answer("Draw something or upload an image.")
     try:
         epoch = arguments.integer("epoch", epoch or 0, 0, 10_000)
         weights = session.weights_at(model_name, epoch)
@@ -123,7 +127,7 @@ def _answer(session: Session, model_name, image, epoch):
         answered = predictor.answer(image, weights)  # the image prepared once
         pred, why, raw = answered.prediction, answered.why, answered.shrunk
     except BlankImage as exc:  # a cleared canvas, an empty drawing: say so, no error toast
-        return None, f"Nothing to read: {exc}.", None, None, None
+        return _no_answer(f"Nothing to read: {exc}.")
     except ValueError as exc:
         raise gr.Error(str(exc))
     at = f" (weights after epoch {int(epoch)})" if weights is not None else ""
@@ -190,7 +194,9 @@ def create() -> SimpleNamespace:
         with gr.Column():
             sketch = gr.Sketchpad(value=BLACK_SKETCH, image_mode="L", canvas_size=(280, 280),
                                   type="numpy", label="Draw here (white on black)", height=380,
-                                  brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12))
+                                  brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
+                                  layers=False, sources=(), buttons=[], transforms=(),
+                                  elem_id="draw")  # page.CSS hides pan and zoom: brush, eraser, undo, clear
             with gr.Row():
                 upload = gr.Image(label="…or upload an image", type="filepath", height=240,
                                   sources=["upload", "clipboard"], min_width=200)

@@ -92,8 +92,7 @@ COPY_LINK = """(query) => {
 
 async def train_model(state, model_key, epochs, batch_size, optimizer, learning_rate, schedule,
                       val_share, seconds=0, data_percent=100, wrong_percent=0,
-                      dropout="the recipe's own", weight_decay="off", request: gr.Request = None,
-                      progress=gr.Progress()):
+                      dropout="the recipe's own", weight_decay="off", request: gr.Request = None):
     """Admit, wait for a trainer, train while someone listens; stream curves, then the run.
     Async: a training waiting in line holds no server thread (a class of 30 waits at once)."""
     session = session_of(state)
@@ -116,7 +115,8 @@ async def train_model(state, model_key, epochs, batch_size, optimizer, learning_
     steps, stop = None, session.new_stop()  # Stop: out of the line, or the run ends
     try:  # no old heat-map, model or files on screen during the new run
         yield (keep, gr.update(value=None), gr.update(value=None), words.starting_line(
-            MODELS[model_key].title, data.title), None, gr.update(visible=False, value=None),
+            MODELS[model_key].title, data.title), gr.update(value=None, visible=False),
+               gr.update(visible=False, value=None),
                gr.update(visible=False, value=None), *[gr.update()] * 4)
         said, looked = None, 0.0
         while not place.check():  # in line: say where, looked at once a second, sent on change
@@ -134,7 +134,7 @@ async def train_model(state, model_key, epochs, batch_size, optimizer, learning_
             await asyncio.sleep(0.1)
         if not await _caller_there(place, listener):
             return
-        steps = _train(session, keep, data, model_key, settings, listener, place, progress, stop)
+        steps = _train(session, keep, data, model_key, settings, listener, place, stop)
         while (update := await anyio.to_thread.run_sync(next, steps, None)) is not None:
             yield update
     except CallerGone:
@@ -169,7 +169,7 @@ async def _caller_there(place, listener) -> bool:
     return True
 
 
-def _train(session, keep, data, model_key, settings, listener, place, progress, stop):
+def _train(session, keep, data, model_key, settings, listener, place, stop):
     """The training itself, streamed; it ends within a step once `stop` is set or its caller
     stops listening, gives its trainer up (keeping what it learned) once it has held it for
     its share while others wait, and its trainer is free as soon as it ends."""
@@ -191,16 +191,16 @@ def _train(session, keep, data, model_key, settings, listener, place, progress, 
             points += item
             last = item[-1]
             place.report(last.get("eta"))  # the line's estimates count on it
-            progress(last["progress"], desc=f"epoch {last['epoch']}/{last['epochs']}")
             new_epoch = any(p["kind"] == "epoch" for p in item)
-            heat = (figures.per_class_figure(points, data.class_names, last["epochs"])
+            heat = (gr.update(value=figures.per_class_figure(points, data.class_names,
+                                                             last["epochs"]), visible=True)
                     if new_epoch else gr.update())
-            curves, status = _curves(points, settings), words.status_line(points)
+            curves, status = _curves(points, settings), words.status_line(points, MODELS[model_key].title)
             if live is not None:  # drawn once here for every student's page
-                if new_epoch:
-                    heat = heat_shown = _HEAT.postprocess(heat)
+                if new_epoch:  # a copy for each page: Gradio pops a sent update's value
+                    heat = heat_shown = gr.update(value=_HEAT.postprocess(heat["value"]), visible=True)
                 live.show((*map(dict, curves), status,  # copies: Gradio pops a sent update's value
-                           heat_shown if heat_shown is not None else gr.skip()))
+                           dict(heat_shown) if heat_shown is not None else gr.skip()))
             yield (keep, *curves, status, heat, *[gr.update()] * 6)
             continue
         name = session.add_run(item, take_home=keep is not None)
@@ -215,7 +215,7 @@ def _train(session, keep, data, model_key, settings, listener, place, progress, 
         said = (words.final_line(item, session.dropped, shared=shared, share=ADMISSION.share)
                 + "".join(f"  \n{note[0].upper()}{note[1:]}." for note in session.notes))
         if live is not None:  # the model becomes the class's when it is the teacher's own
-            live.end((*map(dict, curves), said, heat_shown if heat_shown is not None else gr.skip()),
+            live.end((*map(dict, curves), said, dict(heat_shown) if heat_shown is not None else gr.skip()),
                      (name, session.trained[name]) if session.active_model == name else None)
         yield (keep, *curves, said,
                gr.update(), gr.update(value=download, visible=download is not None),
@@ -240,7 +240,7 @@ def _curves(points, settings):
     or seconds for a time budget."""
     x, end, unit = (("seconds", settings.seconds, "seconds of training") if settings.seconds
                     else ("epoch", settings.epochs, "epoch"))
-    return [gr.update(value=frame, x=x, x_lim=[0, end], x_title=unit,
+    return [gr.update(value=frame, x=x, x_lim=[0, end], x_title=unit, visible=True,
                       label=f"{name} by {unit}: blue training, orange validation")
             for name, frame in zip(("Accuracy", "Loss"), figures.curve_frames(points, x))]
 
@@ -300,13 +300,15 @@ def create() -> SimpleNamespace:
                               visible=False, interactive=False, buttons=["copy"])
         with gr.Column(scale=2):
             model_info = gr.Markdown()
-            status = gr.Markdown("Press **Train** to start.")
+            status = gr.Markdown(words.BEFORE_TRAINING)
             curve = dict(x="epoch", color="series", height=300, colors_in_legend=[],
                          color_map={"training": "#4263eb", "validation": "#f76707"})
-            accuracy = gr.LinePlot(y="accuracy", y_lim=[0, 1], **curve,
+            accuracy = gr.LinePlot(y="accuracy", y_lim=[0, 1], **curve, visible=False,  # until a run
                                    label="Accuracy by epoch: blue training, orange validation")
-            loss = gr.LinePlot(y="loss", **curve, label="Loss by epoch: blue training, orange validation")
-            per_class = gr.Plot(label="Validation accuracy per class, each epoch", show_label=False)
+            loss = gr.LinePlot(y="loss", **curve, visible=False,
+                               label="Loss by epoch: blue training, orange validation")
+            per_class = gr.Plot(label="Validation accuracy per class, each epoch", show_label=False,
+                                visible=False)  # from a run's first epoch end
             download = gr.DownloadButton("Download the trained model (.keras)", visible=False)
             with gr.Accordion("Export the active model: TensorFlow Lite or ONNX", open=False):
                 with gr.Row():
@@ -338,17 +340,20 @@ def lab_form() -> list:
                 gr.Dropdown(list(FORM["weight_decays"]), value="off", label="Weight decay")]
 
 
-def wire(state, active, dataset, tr, pr, ev) -> None:
-    """Train (the public /train), Stop; a finished run becomes the pickers' model."""
+def wire(state, active, dataset, tr, pr, ev):
+    """Train (the public /train), Stop; a finished run becomes the pickers' model. Returns the
+    training's event (what follows a run's end)."""
     tr.model_key.input(describe_model, [tr.model_key, state],
                        [tr.model_info, tr.epochs, tr.batch_size], **PRIVATE)
-    tr.train.click(train_model, [state, *tr.form], [state, *tr.outputs, pr.model, ev.model, active, pr.epoch],
+    trained = tr.train.click(train_model, [state, *tr.form], [state, *tr.outputs, pr.model, ev.model, active, pr.epoch],
                    api_name="train", preprocess=False,  # train_settings checks each value
                    concurrency_limit=None,  # ADMISSION decides, not Gradio's queue
-                   trigger_mode="multiple")  # "once" lost a click made as a run ended;
+                   trigger_mode="multiple",  # "once" lost a click made as a run ended;
+                   show_progress="hidden")  # the status line says how far: nothing covers the curves
     # a second click while one runs is refused by ADMISSION with a message instead
     tr.stop.click(stop_training, state, None, concurrency_limit=None, **PRIVATE)
     tr.export.click(export_active, [state, tr.export_format], [tr.exported, tr.export_info],
                     concurrency_limit=1, **CHECKED)  # one conversion (seconds of CPU) at a time
     tr.share.click(share_settings, [dataset, *tr.form], tr.link, **CHECKED).success(
         None, tr.link, tr.link, js=COPY_LINK)
+    return trained

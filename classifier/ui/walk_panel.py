@@ -31,7 +31,7 @@ CSS = """
 #walk .walk-text strong { font-size: inherit; }
 #walk button, #walk label, #walk [data-testid=block-info] { font-size: max(15px, 1em); }
 """
-_COUNTS = {"evaluate": 7}  # the Evaluate tab's outputs (checked as the page is wired)
+_COUNTS = {"evaluate": 8}  # the Evaluate tab's outputs (checked as the page is wired)
 NONE_YET = "# This step's code needs a dataset: pick one (or make two classes of your own) first.\n"
 
 
@@ -93,12 +93,12 @@ def fill(state, index, *form):
     return (*sent, model_text(values[0], state))
 
 
-async def train_step(state, index, *form, request: gr.Request = None, progress=gr.Progress()):
+async def train_step(state, index, *form, request: gr.Request = None):
     """A training step's run: the Train button's own handler, with the form as filled."""
     if step_at(index).action != TRAIN:
         yield (gr.skip(),) * 11
         return
-    async for update in train_tab.train_model(state, *form, request=request, progress=progress):
+    async for update in train_tab.train_model(state, *form, request=request):
         yield update
 
 
@@ -224,7 +224,7 @@ def wire(state, tabs, active, walk, ds, tr, pr, ev) -> None:
         fill, [state, walk.picker, *tr.form], [*tr.form, tr.model_info], **quiet).then(
         train_step, [state, walk.picker, *tr.form],
         [state, *tr.outputs, pr.model, ev.model, active, pr.epoch],
-        concurrency_limit=None, **CHECKED).then(  # ADMISSION decides, as for Train
+        concurrency_limit=None, **quiet).then(  # ADMISSION decides, as for Train
         evaluate_step, [state, walk.picker, ev.model, ev.seed], ev.outputs, **CHECKED).then(
         sweep_step, [state, walk.picker, pr.model, b.second, pr.epoch],
         [b.section, b.kind, b.second, *b.swept], **CHECKED).then(

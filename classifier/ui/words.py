@@ -6,6 +6,7 @@ import math
 import time
 
 from ..data.own_classes import MAX_IMAGES, MAX_PER_CLASS
+from ..models.registry import MODELS
 from ..serving.session import MAX_SESSION_MODELS
 
 HEADER = ("# Train an image classifier, live\n"
@@ -190,15 +191,34 @@ def pair_line(count: int, true: str, pred: str, shown: int) -> str:
             f"showing {which}.")
 
 
+def _model_title(key: str) -> str:
+    return MODELS[key].title if key in MODELS else key
+
+
+def progress_bar(done: float, width: int = 10) -> str:
+    """How far a run is, in the status line's own text (nothing drawn over the curves):
+    "▰▰▰▰▱▱▱▱▱▱ 42%"."""
+    done = min(max(float(done), 0.0), 1.0) if math.isfinite(done) else 0.0
+    full = int(done * width)
+    return f"{'▰' * full}{'▱' * (width - full)} **{done:.0%}**"
+
+
 def _eta(seconds: float) -> str:
     return "…" if math.isnan(seconds) else f"{seconds:.0f}s"
 
 
-def status_line(points: list[dict]) -> str:
-    """The live text under the curves: epoch, batch, numbers so far, ETA."""
+BEFORE_TRAINING = ("Press **Train** to start. Its accuracy and loss curves grow here as it "
+                   "learns, and after each epoch a heat-map shows how well each class is learnt.")
+
+
+def status_line(points: list[dict], title: str = "") -> str:
+    """The live text under the curves: the model training (the form may show another by now),
+    how far, epoch, batch, numbers so far, ETA."""
     last = points[-1]
     epochs = [p for p in points if p["kind"] == "epoch"]
-    text = (f"Epoch **{last['epoch']}/{last['epochs']}**"  # a time budget's: an estimate
+    text = ((f"Training **{title}** · " if title else "")
+            + f"{progress_bar(last['progress'])} · "
+            f"Epoch **{last['epoch']}/{last['epochs']}**"  # a time budget's: an estimate
             + (f", batch {last['step']}/{last['steps']}" if last["kind"] == "batch" else "")
             + f" · {last['seconds']:.0f}s elapsed · ETA {_eta(last['eta'])}")
     if "accuracy" in last:
@@ -229,6 +249,7 @@ def final_line(run, dropped: list[str] = (), shared: int | None = None, share: f
             text += " in epoch {} at batch {}/{}".format(*r.stopped_in)
         done = r.epochs_done
         text += f" after {done} complete epoch{'s' * (done != 1)}, {r.seconds:.0f}s"
+    text += f" ({_model_title(run.model_key)}, {run.dataset.title})"  # the run's, not the form's
     text += f". **Test accuracy {ev.accuracy:.2%}** on {len(ev.y_true):,} test images."
     if ev.near_chance():
         text += (f"  \n**That is chance level** (always answering the largest class scores "
@@ -316,7 +337,8 @@ def waiting_line(ahead: int, slots: int, estimate: float | None = None) -> str:
     """The status while a training waits for one of the server's trainers: its place, and
     when it should start (from recent runs' lengths, once there are some)."""
     where = "next in line" if ahead == 0 else f"{ahead} training{'s' if ahead != 1 else ''} ahead"
-    when = f"; it should start in about {_duration(estimate)}" if estimate is not None else ""
+    when = ("" if estimate is None else "; it should start any moment now (the run ahead is "
+            "finishing)" if estimate < 2.5 else f"; it should start in about {_duration(estimate)}")
     return (f"**Waiting for a free trainer** ({slots} trainings run at a time on this server; "
             f"{where}{when}). It starts by itself; keep this page open.")
 

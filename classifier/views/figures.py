@@ -81,8 +81,9 @@ def curve_frames(points: list[dict], x: str = "epoch") -> tuple[pd.DataFrame, pd
         if p["kind"] == "batch":
             at = p["epoch"] - 1 + p["step"] / p["steps"] if x == "epoch" else p["seconds"]
             rows += [(at, p.get("accuracy"), "training", "accuracy"), (at, p.get("loss"), "training", "loss")]
-        elif "val_accuracy" in p:
-            at = float(p["epoch"]) if x == "epoch" else p["seconds"]
+        elif "val_accuracy" in p:  # an epoch cut short is drawn where it was cut
+            at = (p["epoch"] - 1 + p.get("step", 1) / p.get("steps", 1) if x == "epoch"
+                  else p["seconds"])
             rows += [(at, p["val_accuracy"], "validation", "accuracy"),
                      (at, p["val_loss"], "validation", "loss")]
     validation = [r for r in rows if r[2] == "validation"]
