@@ -281,6 +281,28 @@ def test_bad_upload_says_why_and_the_next_upload_works(page, tmp_path):
     expect(answers.first.locator("strong")).to_have_text("Trouser", timeout=30_000)
 
 
+def test_a_removed_upload_is_not_answered_again_by_another_model(page):
+    """Issue 26 item 3: with the MNIST model, upload a "3", remove it with the x, switch to the
+    Fashion model: the switch answered the removed "3" again ("Bag 100%"), and that answer and
+    the "3" stayed beside the next photo."""
+    panel, _, answers = predict_panel(page, "MNIST digits: CNN (shipped)")
+    upload = block(panel, "…or upload an image")
+    upload.locator("input[type=file]").set_input_files(str(ROOT / "assets/examples/digit-3.png"))
+    expect(answers.first.locator("strong")).to_have_text("3", timeout=30_000)
+    upload.get_by_role("button", name="Remove Image").click()
+    expect(panel.get_by_text("Draw something or upload an image.")).to_be_visible(timeout=30_000)
+    choose(panel, "Model", "Fashion-MNIST: our CNN (shipped)")
+    page.wait_for_timeout(3000)  # the switch's answer, had it one
+    expect(answers).to_have_count(0)
+    expect(panel.get_by_text("Draw something or upload an image.")).to_be_visible()
+    for label in ("What the model sees", "Why", "Merely shrunk"):
+        expect(block(panel, label).locator("img")).to_have_count(0)
+    upload.locator("input[type=file]").set_input_files(str(ROOT / "assets/examples/fashion-trouser.png"))
+    expect(answers.first.locator("strong")).to_have_text("Trouser", timeout=30_000)
+    expect(answers).to_have_count(3)
+    no_error_toast(page)
+
+
 def start_training(page, epochs: int):
     """Open Train with the MLP, set the epochs and press Train; returns the tab panel."""
     panel = open_tab(page, "Train")
