@@ -22,6 +22,36 @@ from .common import (
     what_is_happening,
 )
 
+# What each picture's place says before the picture exists (an empty figure box says nothing)
+NETWORK_HINT = ("*Every layer's response to the input appears here: draw or upload an image in "
+                "**Predict**, or pick **a test image** above.*")
+ENLARGE_HINT = "*Click a map in the network picture to see it enlarged here.*"
+FILTERS_HINT = "*The first layer's filters appear here with the layers.*"
+MAP_HINT = "*Press **Draw the map**: 2,000 test images appear here, one dot each.*"
+POINT_HINT = "*Click a dot of the map to see its test image here.*"
+
+
+def shown(value):
+    """An update that shows a picture (or hides its place when there is none)."""
+    return gr.update(value=value, visible=value is not None)
+
+
+def weights_words(session: Session, name: str, epoch: int) -> str:
+    """Which weights of model `name` the tab uses at the epoch slider's `epoch`, in words: "after
+    epoch 1 of 3", "after the last epoch (3)", "as the run stopped, in epoch 2"; "" for a model
+    without a run's epochs (a shipped one)."""
+    kept = len(session.epoch_weights(name))
+    if session.weights_at(name, epoch) is not None:
+        return f"weights after epoch {epoch} of {kept}"
+    model = session.trained.get(name)
+    if model is None:
+        return ""
+    result = model.run.result
+    if result.stopped_in:
+        return f"weights as the run stopped, in epoch {result.stopped_in[0]}"
+    done = kept or result.epochs_done
+    return f"weights after the last epoch ({done})" if done else "weights as the run ended"
+
 
 def screen(session: Session):
     """What this tab shows for `session`, for clicks on it: `network` (the layers' views, their
@@ -49,29 +79,44 @@ def show_inside(state, source, epoch):
     picture = network_pictures.network_picture(views, predictor.class_names)
     screen(session).network = views, picture, predictor.class_names
     scores = views[-1].values
-    at = f" after epoch {epoch}" if session.weights_at(name, epoch) is not None else ""
-    text = (f"**{name}**{at}, looking at {what}: it answers **{predictor.class_names[int(scores.argmax())]}"
-            f" {scores.max():.0%}**. {len(views)} layers, input at the top, scores at the bottom; "
-            "**click a map** to enlarge it.")
-    return (text, picture.image, None, network_pictures.filters_picture(filters), filters.caption)
+    at = weights_words(session, name, epoch)
+    text = (f"**{name}**{', ' + at if at else ''}, looking at {what}: it answers "
+            f"**{predictor.class_names[int(scores.argmax())]} {scores.max():.0%}**. "
+            f"{len(views)} layers, input at the top, scores at the bottom; **click a map** to "
+            "enlarge it.")
+    return (text, shown(picture.image), shown(None),
+            shown(network_pictures.filters_picture(filters)), filters.caption,
+            gr.update(visible=False), gr.update(visible=True))
 
 
 def _inside_message(message: str):
-    return message, None, None, None, ""
+    """Outputs for no network: the message, each picture's place saying what will be there."""
+    return (message, shown(None), shown(None), shown(None), FILTERS_HINT, gr.update(visible=True),
+            gr.update(visible=True))
 
 
 def enlarge_map(state, evt: gr.SelectData):
-    """A clicked tile of the network picture: that map enlarged, with a colour bar."""
-    shown = screen(session_of(state)).network
+    """A clicked tile of the network picture: that map enlarged, with a colour bar, in place of
+    the hint (a click beside every tile changes nothing)."""
+    seen = screen(session_of(state)).network
     index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
-    if shown is None or index is None:
-        return None
-    views, picture, class_names = shown
+    unchanged = gr.update(), gr.update()
+    if seen is None or index is None:
+        return unchanged
+    views, picture, class_names = seen
     try:
         hit = picture.at(float(index[0]), float(index[1]))
     except (TypeError, ValueError):
-        return None
-    return None if hit is None else network_pictures.feature_map_figure(views[hit[0]], hit[1], class_names)
+        return unchanged
+    if hit is None:
+        return unchanged
+    view, channel = views[hit[0]], hit[1]
+    figure = network_pictures.feature_map_figure(view, channel, class_names)
+    which = (class_names[channel] if view.kind == "scores" and channel < len(class_names)
+             else "the colour image" if channel < 0 else
+             f"{'unit' if view.values.ndim == 1 else 'channel'} {channel}")
+    return (gr.update(value=figure, visible=True, label=f"Enlarged: {view.title}, {which}"),
+            gr.update(visible=False))
 
 
 def another_test_image(state):
@@ -99,11 +144,19 @@ def show_map(state, beside, method, epoch, progress=gr.Progress()):
     except ValueError as exc:
         raise gr.Error(str(exc))
     classes = session.predictor(name).class_names
-    picture = test_map.map_picture([(short_name(n), m) for (n, _), m in zip(models, maps)],
-                                   classes, star=list(stars))
+    # the slider's epoch is the active model's; the one beside it is as its run ended
+    used = [weights_words(session, n, epoch if k == 0 else 0) for k, (n, _) in enumerate(models)]
+    picture = test_map.map_picture(
+        [(short_name(n) + (f"\n{u}" if u else ""), m) for (n, _), m, u in zip(models, maps, used)],
+        classes, star=list(stars))
     screen(session).map = picture, [(n, m) for (n, _), m in zip(models, maps)]
     notes = {m.note for m in maps if m.note}
-    return picture.image, None, words.MAP_CLICK + (" " + " ".join(notes) if notes else "")
+    which = (f"The map uses **{short_name(name)}** with its {used[0]}"
+             f"{' (the epoch slider above)' if session.epoch_weights(name) else ''}. "
+             if used[0] else "")
+    return (shown(picture.image), shown(None),
+            which + words.MAP_CLICK + (" " + " ".join(notes) if notes else ""),
+            gr.update(visible=False))
 
 
 def show_map_point(state, evt: gr.SelectData):
@@ -122,8 +175,8 @@ def show_map_point(state, evt: gr.SelectData):
     name, tmap = maps[hit[0]]
     data = session.dataset_of(name)
     image = data.x_test[tmap.indices[hit[1]]]
-    return upscale(image, 196), (f"**{short_name(name)}**: "
-                                         + test_map.describe_point(tmap, hit[1], data.class_names))
+    return shown(upscale(image, 196)), (f"**{short_name(name)}**: "
+                                        + test_map.describe_point(tmap, hit[1], data.class_names))
 
 
 def sync_inside(state):
@@ -142,15 +195,20 @@ def create() -> SimpleNamespace:
         epoch = gr.Slider(1, 2, value=1, step=1, visible=False, scale=2,
                           label="Weights after epoch (your latest run)")
     caption = gr.Markdown()
-    with gr.Row():
+    with gr.Row():  # each picture hidden until it exists, a hint in its place
         with gr.Column(scale=3, min_width=480):
+            network_hint = gr.Markdown(NETWORK_HINT)
             network = gr.Image(label="Every layer's response, input at the top (click a map)",
-                               interactive=False, buttons=[], elem_classes="preview")
+                               interactive=False, buttons=[], elem_classes="preview",
+                               visible=False)
         with gr.Column(scale=2, min_width=320):
-            enlarged = gr.Plot(label="The clicked map, enlarged", show_label=False)
+            enlarged_hint = gr.Markdown(ENLARGE_HINT)
+            enlarged = gr.Plot(label="Enlarged: the clicked map", visible=False,
+                               elem_classes="preview")  # its label: the map in words
             filters = gr.Image(label="What the first layer looks for: its filters",
-                               interactive=False, buttons=[], elem_classes="preview")
-            filters_caption = gr.Markdown()
+                               interactive=False, buttons=[], elem_classes="preview",
+                               visible=False)
+            filters_caption = gr.Markdown(FILTERS_HINT)
     gr.Markdown("### A map of the test set")
     gr.Markdown(words.TEST_MAP)
     with gr.Row():
@@ -159,19 +217,23 @@ def create() -> SimpleNamespace:
                           value="pca", label="Projection", scale=2)
         draw = gr.Button("Draw the map", variant="primary", scale=0)
     with gr.Row():
-        map_image = gr.Image(label="2,000 test images, one dot each (click a dot)",
-                             interactive=False, buttons=[], elem_classes="preview", scale=3,
-                             min_width=480)
+        with gr.Column(scale=3, min_width=480):
+            map_hint = gr.Markdown(MAP_HINT)
+            map_image = gr.Image(label="2,000 test images, one dot each (click a dot)",
+                                 interactive=False, buttons=[], elem_classes="preview",
+                                 visible=False)
         with gr.Column(scale=1, min_width=200):
             point = gr.Image(label="The clicked test image", interactive=False, buttons=[],
-                             height=200, elem_classes="preview")
-            point_text = gr.Markdown()
+                             height=200, elem_classes="preview", visible=False)
+            point_text = gr.Markdown(POINT_HINT)
     what_is_happening("inside")
     return SimpleNamespace(source=source, another=another, epoch=epoch, network=network,
-                           enlarged=enlarged,
-                           outputs=[caption, network, enlarged, filters, filters_caption],
+                           enlarged=enlarged, enlarged_hint=enlarged_hint,
+                           outputs=[caption, network, enlarged, filters, filters_caption,
+                                    network_hint, enlarged_hint],
                            beside=beside, method=method, draw=draw, map_image=map_image,
-                           map_outputs=[map_image, point, point_text], point=[point, point_text])
+                           map_outputs=[map_image, point, point_text, map_hint],
+                           point=[point, point_text])
 
 
 def wire(state, ins, tab) -> None:
@@ -181,7 +243,7 @@ def wire(state, ins, tab) -> None:
     tab.select(sync_inside, state, [ins.epoch, ins.beside], **PRIVATE).then(**show)
     ins.another.click(another_test_image, state, ins.source, **PRIVATE).then(**show)
     gr.on([ins.source.input, ins.epoch.input], trigger_mode="always_last", **show)
-    ins.network.select(enlarge_map, state, ins.enlarged, **PRIVATE)
+    ins.network.select(enlarge_map, state, [ins.enlarged, ins.enlarged_hint], **PRIVATE)
     ins.draw.click(show_map, [state, ins.beside, ins.method, ins.epoch], ins.map_outputs,
                    concurrency_limit=2, **CHECKED)  # t-SNE takes a core for 10-20 s
     ins.map_image.select(show_map_point, state, ins.point, **PRIVATE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +13,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .inside import MAX_FILTERS, Filters, LayerView
 
-WIDTH, MARGIN, GAP, HEADER = 976, 8, 4, 20
-TILE, CELL, BAR = 56, 14, 16   # target map tile, dense cell and score bar sizes in pixels
+WIDTH, MARGIN, GAP = 976, 8, 4
+TILE, CELL = 56, 14            # target map tile and dense cell sizes in pixels
+# Text for a projector: the picture is shown scaled to its panel, about 0.73x at a 1280 px wide
+# page (712 of 976 px), so 22 px letters are 16 px on screen; 14 at the least
+# (tests/test_browser_inside.py measures it)
+FONT = 22
+LINE = FONT + 8                # a heading's line; a score bar's row
+TITLE_PT = 14                  # the enlarged map's title, in points (100 dpi: 19 px)
 
 
 @dataclass
@@ -21,7 +28,7 @@ class Picture:
     """An RGB image and where each tile lies, to map clicks back to (view, channel)."""
     image: np.ndarray                                       # uint8 (H, W, 3)
     boxes: list[tuple[int, int, int, int, int, int]]   # x0, y0, x1, y1, view index, channel
-    headers: list[tuple[int, int, int, int, str]]      # x0, y0, x1, y1, heading: one per view
+    headers: list[tuple[int, int, int, int, str]]  # x0, y0, x1, y1, heading (its lines): per view
 
     def at(self, x: float, y: float, slack: float = GAP) -> tuple[int, int] | None:
         """(view index, channel) of the tile at pixel (x, y), or of the nearest one within
@@ -46,8 +53,21 @@ HEAT = np.stack([np.interp(np.linspace(0, 4, 256), np.arange(5), _STOPS[:, c])
 
 
 @functools.lru_cache(maxsize=4)
-def _font(size: int = 13):
+def _font(size: int = FONT):
     return ImageFont.load_default(size=size)
+
+
+def _lines(parts: list[str], width: int = WIDTH - 2 * MARGIN) -> list[str]:
+    """Parts joined by " · " in as few lines as fit `width` pixels at FONT (a part too long for
+    a line keeps a line of its own)."""
+    lines: list[str] = []
+    for part in parts:
+        joined = f"{lines[-1]} · {part}" if lines else part
+        if lines and _font().getlength(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(part)
+    return lines
 
 
 def _diverging(t: np.ndarray) -> np.ndarray:
@@ -125,15 +145,16 @@ def _scores_row(view: LayerView, class_names: list[str], max_channels: int):
     """Labelled horizontal bars, in class order (top classes only when there are many)."""
     p = view.values
     shown = list(range(len(p))) if len(p) <= max_channels else list(view.order[:max_channels])
-    body = np.full((len(shown) * BAR + GAP, WIDTH, 3), BACKGROUND, np.uint8)
-    left, span, boxes, texts = 200, WIDTH - 300, [], []
-    for j, k in enumerate(shown):
-        y = j * BAR
+    names = [(class_names[k] if k < len(class_names) else f"class {k}")[:28] for k in shown]
+    body = np.full((len(shown) * LINE + GAP, WIDTH, 3), BACKGROUND, np.uint8)
+    left = MARGIN + 12 + int(max(_font().getlength(n) for n in names))
+    span, boxes, texts = WIDTH - left - MARGIN - int(_font().getlength("100.0%")) - 12, [], []
+    for j, (k, name) in enumerate(zip(shown, names)):
+        y = j * LINE
         length = int(round(float(p[k]) * span))
-        body[y + 2:y + BAR - 2, left:left + length] = TOP if k == view.order[0] else OTHER
-        name = class_names[k] if k < len(class_names) else f"class {k}"
-        texts += [(MARGIN, y, name[:28]), (left + length + 6, y, f"{float(p[k]):.1%}")]
-        boxes.append((MARGIN, y, WIDTH - MARGIN, y + BAR, int(k)))
+        body[y + 4:y + LINE - 4, left:left + length] = TOP if k == view.order[0] else OTHER
+        texts += [(MARGIN, y + 2, name), (left + length + 6, y + 2, f"{float(p[k]):.1%}")]
+        boxes.append((MARGIN, y, WIDTH - MARGIN, y + LINE, int(k)))
     return body, boxes, texts, len(p) - len(shown)
 
 
@@ -148,14 +169,15 @@ def network_picture(views: list[LayerView], class_names: list[str],
             body, local, words, hidden = _maps_row(view, max_channels)
         else:
             body, local, words, hidden = _cells_row(view, max_channels)
-        text = " · ".join([view.name, "x".join(map(str, view.shape)), view.note]
-                          + ([f"+{hidden} more"] if hidden else []))
-        headers.append((0, y, WIDTH, y + HEADER, text))
-        texts.append((MARGIN, y + 3, text))
-        top = y + HEADER
+        lines = _lines([view.title or view.name, "x".join(map(str, view.shape)), view.note]
+                       + ([f"+{hidden} more"] if hidden else []))
+        header = len(lines) * LINE
+        headers.append((0, y, WIDTH, y + header, "\n".join(lines)))
+        texts += [(MARGIN, y + 3 + j * LINE, line) for j, line in enumerate(lines)]
+        top = y + header
         boxes += [(x0, y0 + top, x1, y1 + top, index, c) for x0, y0, x1, y1, c in local]
         texts += [(x, ty + top, t) for x, ty, t in words]
-        parts += [np.full((HEADER, WIDTH, 3), BACKGROUND, np.uint8), body,
+        parts += [np.full((header, WIDTH, 3), BACKGROUND, np.uint8), body,
                   np.full((GAP * 2, WIDTH, 3), BACKGROUND, np.uint8)]
         y = top + len(body) + GAP * 2
     image = Image.fromarray(np.concatenate(parts))
@@ -186,28 +208,33 @@ def feature_map_figure(view: LayerView, channel: int, class_names: list[str] | N
     v, size = view.values, view.values.shape[-1]
     colour = channel == -1 and view.kind == "input" and v.shape[-1:] == (3,) and v.ndim == 3
     if not (0 <= channel < size or colour):
-        raise ValueError(f"channel must be between 0 and {size - 1} for {view.name!r} (-1 for "
-                         f"a colour input), got {channel}")
-    fig = Figure(figsize=(4.6, 3.8), layout="constrained")
+        raise ValueError(f"channel must be between 0 and {size - 1} for {view.title or view.name!r}"
+                         f" (-1 for a colour input), got {channel}")
+    fig = Figure(figsize=(4.8, 4.4), layout="constrained")
     ax = fig.add_subplot()
+    title = textwrap.fill(view.title or view.name, 34)  # 14 pt across a 4.8 inch figure
     if colour:
         ax.imshow(_stretched(v), interpolation="nearest")
-        ax.set_title(f"{view.name}: the colour image, {v.min():.3g} to {v.max():.3g}")
+        ax.set_title(f"{title}\nthe colour image, {v.min():.3g} to {v.max():.3g}",
+                     fontsize=TITLE_PT)
     elif v.ndim == 3:
         m, signed = v[..., channel], bool((v < 0).any())
         top = _top(m)
         shown = ax.imshow(m, cmap="RdBu_r" if signed else "inferno", vmin=-top if signed else 0,
                           vmax=top, interpolation="nearest")
-        fig.colorbar(shown, ax=ax, label="value")
-        ax.set_title(f"{view.name}, channel {channel}: {m.min():.3g} to {m.max():.3g}",
-                     fontsize=10)
+        bar = fig.colorbar(shown, ax=ax)
+        bar.set_label("value", fontsize=12)
+        bar.ax.tick_params(labelsize=11)
+        ax.set_title(f"{title}\nchannel {channel}: {m.min():.3g} to {m.max():.3g}",
+                     fontsize=TITLE_PT)
     else:
         names = class_names if view.kind == "scores" and class_names else []
         label = names[channel] if channel < len(names) else f"unit {channel}"
         ax.bar(range(size), v, width=1.0,
                color=["tab:red" if k == channel else "0.7" for k in range(size)])
-        ax.set_xlabel("class" if view.kind == "scores" else "unit")
-        ax.set_title(f"{view.name}, {label}: {v[channel]:.3g}", fontsize=10)
+        ax.set_xlabel("class" if view.kind == "scores" else "unit", fontsize=12)
+        ax.tick_params(labelsize=11)
+        ax.set_title(f"{title}\n{label}: {v[channel]:.3g}", fontsize=TITLE_PT)
         return fig
     ax.set_xticks([])
     ax.set_yticks([])
