@@ -42,6 +42,7 @@ def create() -> SimpleNamespace:
     plot = gr.Plot(label="Validation accuracy, one colour a run (as in the table); dotted: the "
                         "training accuracy of a model with no validation images", show_label=False)
     table = gr.Dataframe(label="The runs, in their line's colour", interactive=False, wrap=True,
+                         elem_id="runs-table",
                          column_widths=["30%", "10%", "10%", "9%", "8%", "11%", "11%", "11%"])
     what_is_happening("compare")
     return SimpleNamespace(runs=runs, x_axis=x_axis, outputs=[runs, plot, table])

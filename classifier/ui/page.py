@@ -44,6 +44,13 @@ CSS = """
    column handles (the table is read-only) */
 #confusion .cell-selected span { background: transparent !important; box-shadow: none !important; }
 #confusion .selection-button { display: none !important; }
+/* a phone: the runs' table keeps readable columns and scrolls sideways, not a letter a line */
+@media (max-width: 640px) {
+  #runs-table [role=gridcell], #runs-table [role=columnheader]
+    { min-width: 96px !important; flex: 0 0 96px !important; width: 96px !important; }
+  #runs-table [role=gridcell]:first-child, #runs-table [role=columnheader]:first-child
+    { min-width: 180px !important; flex: 0 0 180px !important; width: 180px !important; }
+}
 """ + walk_panel.CSS
 LAUNCH = dict(max_file_size="20mb", css=CSS,  # no allowed_paths: only Gradio's own cache is served
               app_kwargs={"middleware": [Middleware(TrafficMiddleware)]},  # streams, body cap
