@@ -198,6 +198,14 @@ def bars_match_the_text(panel, answers, timeout: float = 10.0) -> str:
 
 def test_predict_tab_reads_a_drawn_one(page):
     panel, canvas, answers = predict_panel(page, "MNIST digits: CNN (shipped)")
+    # issue 26 item 14: the canvas's tools a student needs, and no editor's pan, zoom, layers
+    # or colour
+    tools = panel.locator("#draw button").filter(visible=True)
+    for name in ("Brush", "Erase", "Undo", "Clear canvas"):
+        expect(tools.and_(panel.get_by_role("button", name=name, exact=True))).to_have_count(1)
+    for name in ("Pan", "Zoom in", "Zoom out", "Color"):
+        expect(tools.and_(panel.get_by_role("button", name=name, exact=True))).to_have_count(0)
+    expect(panel.locator("#draw").get_by_text("Layer 1")).to_have_count(0)
     draw_vertical_stroke(page, canvas)  # one stroke: the first must already answer
     expect(answers).to_have_count(3, timeout=30_000)
     expect(answers.first).to_have_text(re.compile(r"^\s*1\s+\d{1,3}\.\d%\s*$"))
