@@ -624,11 +624,12 @@ def test_a_page_let_go_while_idle_says_so_when_used_again(page):
     click says why and what to do, instead of quietly starting an empty session."""
     import app
     from classifier.ui import lifecycle
-    for _ in range(120):  # the page's load events have all ended (Keras may still be loading)
-        if not app.demo._queue.busy_sessions():
+    quiet = 0.0  # the page's load chain has ended: no event for 3 s on end (between two of
+    for _ in range(240):  # its steps none is running; Keras may still be loading)
+        quiet = 0.0 if app.demo._queue.busy_sessions() else quiet + 0.5
+        if quiet >= 3:
             break
         page.wait_for_timeout(500)
-    page.wait_for_timeout(2500)
     assert lifecycle.forget_idle_sessions(app.demo, idle=3600, tab_idle=2) >= 1
     page.get_by_role("button", name="Shuffle").click()
     expect(page.get_by_text(re.compile("was idle for .*reload the page to start again"))).to_be_visible(
