@@ -327,7 +327,7 @@ def test_predictions_and_api_trainings_leave_no_files(server):
 # ---------------------------------------------------------------- 4. throwaway sessions
 def test_sessions_that_send_nothing_are_forgotten(server):
     for i in range(40):
-        assert join(server, server.fns["lambda"], ["mnist"], session=f"throwaway-{i}")["event"] == "complete"
+        assert join(server, server.fns["header"], [None], session=f"throwaway-{i}")["event"] == "complete"
     holder = app.demo.state_holder
     assert sum(s.startswith("throwaway-") for s in holder.session_data) == 40
     assert lifecycle.forget_idle_sessions(app.demo, idle=3600) == 0  # not idle long enough yet
@@ -338,7 +338,7 @@ def test_sessions_that_send_nothing_are_forgotten(server):
 
 def test_an_open_page_is_not_forgotten(server):
     with server.http.stream("GET", "heartbeat/open-page") as beat:
-        join(server, server.fns["lambda"], ["mnist"], session="open-page")
+        join(server, server.fns["header"], [None], session="open-page")
         time.sleep(1.1)
         lifecycle.forget_idle_sessions(app.demo, idle=1)
         assert "open-page" in app.demo.state_holder.session_data
