@@ -165,16 +165,20 @@ def cmd_predict(args) -> None:
 
 
 OTHER_DATASET = {"mnist": "fashion_mnist", "fashion_mnist": "mnist"}  # unlike anything it knows
+ASSETS_NOVELTY = Path(__file__).resolve().parents[1] / "assets" / "novelty"
 OTHER_IMAGES = 500  # of them, through the app's clean-up, to count "I am not sure"
 
 
 def cmd_calibrate(args) -> None:
     """Measure when the model should say "I am not sure" (classifier/inference/calibration.py) on its
     validation images, save it in its metadata, and report how often it would say so."""
+    from dataclasses import asdict
+
     from .core.settings import TrainSettings
     from .data.datasets import load_dataset
-    from .inference.calibration import calibrate, unsure_rates
+    from .inference.calibration import calibrate, ink_range, ink_share, unsure_rates
     from .inference.evaluation import predict_probabilities
+    from .inference.novelty import for_dataset
     from .inference.predict import Predictor
     from .models.storage import load_model, update_metadata
     model, meta = load_model(saved_model(args.model))
@@ -187,23 +191,96 @@ def cmd_calibrate(args) -> None:
         x_held, y_held = data.x_test, data.y_test
         where = f"the {len(y_held):,} test images of {data.title} (it trained on all the others)"
     inked = data.style != "plain"  # 28x28 digits or garments: their ink share is checked too
+    gate = for_dataset(data.key) if inked else None  # and the dataset's gate (novelty.py)
+    flagged = None  # held-out images that the ink share or the gate already call unsure
+    if inked:
+        low, high = ink_range(data.x_train)
+        flagged = (ink_share(x_held) < low) | (ink_share(x_held) > high)
+        flagged |= gate.unlike(x_held) if gate else False
     cal = calibrate(predict_probabilities(model, x_held), y_held, where,
-                    train_images=data.x_train if inked else None)
+                    train_images=data.x_train if inked else None, flagged=flagged)
     rates = {"test images": unsure_rates(cal, predict_probabilities(model, data.x_test), data.y_test,
-                                         data.x_test if inked else None)}
+                                         data.x_test if inked else None, gate)}
     other = OTHER_DATASET.get(data.key)
     if other:  # another dataset's test images through the app's own path (the clean-up)
         predictor = Predictor(model, data.class_names, data.style, {**meta, "calibration": cal.to_dict()})
         images = load_dataset(other).x_test[:OTHER_IMAGES]
         rates[f"{other} images"] = {"all": float(np.mean([predictor.predict(i[..., 0]).unsure
                                                           for i in images]))}
-    update_metadata(args.model, calibration=cal.to_dict(), unsure_rates=rates)
+    update_metadata(args.model, calibration=cal.to_dict(), unsure_rates=rates,
+                    gate=asdict(gate.info) if gate else None)
     lines = [f"temperature {cal.temperature:.3f}; 'I am not sure' below {cal.unsure_below:.3f} "
              f"(calibrated top probability), which {cal.kept:.1%} of the right answers on "
              f"{cal.measured_on} reach"]
     lines += [f"  'not sure' on {where}: " + ", ".join(f"{k} {v:.1%}" for k, v in r.items())
               for where, r in rates.items()]
+    if gate:
+        lines.append(f"  counting the gate of {data.title} (assets/novelty/{data.key}): "
+                     f"'not sure' for what is unlike its images")
     _print({"calibration": cal.to_dict(), "unsure_rates": rates}, args.json, "\n".join(lines))
+
+
+def cmd_gate(args) -> None:
+    """Train the dataset's gate (classifier/training/novelty.py) against crops of the pictures
+    that packages ship, and the other small dataset; save it, and say how often it stops the
+    test images, the other dataset and the check set's photos (assets/own_photos)."""
+    from .data.datasets import load_dataset
+    from .training.novelty import RECIPES, outlier_images, source_files, train_gate
+    if args.dataset not in OTHER_DATASET:
+        raise ValueError(f"a gate is for a dataset of the clean-up's 28x28 images: "
+                         f"{' or '.join(OTHER_DATASET)}, not {args.dataset!r}")
+    data = load_dataset(args.dataset)
+    photos = _own_photos()
+    recipe = RECIPES[data.key]
+    files = source_files(excluded=[r["source"] for r in _rows(photos)] if photos else [],
+                         diagrams=recipe["diagrams"])
+    if not files:
+        raise ValueError("no pictures to learn from: apt-get install opencv-doc mate-backgrounds "
+                         "plasma-workspace-wallpapers dde-account-faces")
+    outliers = outlier_images(files, data.style, n=args.crops or recipe["crops"], seed=args.seed)
+    others = load_dataset(OTHER_DATASET[data.key]).x_train[::recipe["others_every"]]
+    log = (lambda line: None) if args.json else print
+    log(f"{len(files)} pictures, {len(outliers):,} crops through the clean-up, "
+        f"{len(others):,} images of {OTHER_DATASET[data.key]}")
+    gate = train_gate(data, outliers, others, epochs=args.epochs or recipe["epochs"], seed=args.seed,
+                      log=log)
+    rates = {"test images": float(gate.unlike(data.x_test).mean()),
+             f"{OTHER_DATASET[data.key]} test images":
+                 float(gate.unlike(load_dataset(OTHER_DATASET[data.key]).x_test).mean())}
+    if photos:
+        from .images.preprocess import prepare
+        seen = [prepare(photos.parent / r["file"], (28, 28, 1), data.style).seen
+                for r in _rows(photos) if _readable(photos.parent / r["file"], data.style)]
+        rates["photos (assets/own_photos) through the clean-up"] = (
+            float(gate.unlike(np.stack(seen)).mean()) if seen else float("nan"))
+    gate.info.rates = rates
+    folder = gate.save(args.out or ASSETS_NOVELTY / data.key)
+    _print({"gate": str(folder), "threshold": gate.info.threshold, "rates": rates}, args.json,
+           f"saved to {folder}; threshold {gate.info.threshold:.4f}, which {gate.info.kept:.1%} "
+           f"of {gate.info.measured_on} reach\n"
+           + "\n".join(f"  unlike {data.title}'s images: {v:.1%} of {k}" for k, v in rates.items()))
+
+
+def _own_photos() -> Path | None:
+    from .serving.session import ASSETS
+    path = ASSETS / "own_photos" / "labels.csv"
+    return path if path.is_file() else None
+
+
+def _rows(path: Path) -> list[dict]:
+    import csv
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _readable(path: Path, style: str) -> bool:
+    """True if the clean-up makes an input of the photo (a blank one is no question for the gate)."""
+    from .images.preprocess import prepare
+    try:
+        prepare(path, (28, 28, 1), style)
+        return True
+    except ValueError:
+        return False
 
 
 def cmd_export(args) -> None:
@@ -227,7 +304,9 @@ def parser() -> argparse.ArgumentParser:
                                ("calibrate", cmd_calibrate, "measure when a saved model should "
                                                             "say it is not sure"),
                                ("export", cmd_export, "write a saved model as TFLite or ONNX, "
-                                                      "checked against it")):
+                                                      "checked against it"),
+                               ("gate", cmd_gate, "train the gate that says 'not sure' for "
+                                                  "what is unlike a dataset's images")):
         sp = sub.add_parser(name, help=helptext)
         sp.set_defaults(fn=fn)
         sp.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -286,6 +365,15 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--out", required=True, help="file to write (.tflite or .onnx)")
             sp.add_argument("--images", type=int, default=CHECK_IMAGES,
                             help="check on this many of its dataset's test images")
+        if name == "gate":
+            sp.add_argument("--dataset", required=True, choices=list(OTHER_DATASET))
+            sp.add_argument("--out", help="default: assets/novelty/DATASET (what the app uses)")
+            sp.add_argument("--epochs", type=int, help="default: the dataset's recipe's "
+                                                       "(classifier/training/novelty.py)")
+            sp.add_argument("--crops", type=int,
+                            help="random crops of each picture, besides the whole; default: "
+                                 "the dataset's recipe's")
+            sp.add_argument("--seed", type=int, default=0)
         if name == "predict":
             sp.add_argument("--model", required=True, help="folder of a saved model")
             sp.add_argument("--top", type=int, default=3)

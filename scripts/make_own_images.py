@@ -339,12 +339,35 @@ def white_on_black(label, n, rng):
     return ".png", png(ink_on(rng.uniform(0, 30), rng.uniform(220, 255), mask))
 
 
+def low_res(label, n, rng):
+    """A digit a dozen pixels tall (a low-resolution scan, a crop of a form, a thumbnail) on
+    paper, blurred a little, sometimes a small JPEG, then scaled up 10-30x (bilinear or bicubic)
+    to 150-400 px as a scanner's driver or a phone's zoom does; sometimes with paper noise."""
+    h = rng.uniform(10, 14)
+    size = tuple(round(h * rng.uniform(1.5, 2.4)) for _ in range(2))
+    mask = digit_mask(label, rng, size, h, somewhere(rng, size, h, 0.55), rng.uniform(1.3, 2.6),
+                      hand=n % 2 == 0, aa=4)
+    paper = np.full(size[::-1], rng.uniform(195, 245), np.float32)
+    if rng.random() < 0.5:  # the paper's grain, at the scan's own resolution
+        paper += smooth_noise(rng, size, rng.uniform(3, 8), 0.5)
+    img = Image.fromarray(ink_on(paper, rng.uniform(10, 90), mask).clip(0, 255).astype(np.uint8))
+    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.5)))
+    if rng.random() < 0.5:  # saved small as a JPEG before anyone zoomed in
+        img = Image.open(io.BytesIO(jpeg(img, int(rng.integers(40, 80)))))
+    k = rng.uniform(150, 400) / max(size)
+    resample = Image.Resampling.BICUBIC if rng.random() < 0.5 else Image.Resampling.BILINEAR
+    big = np.asarray(img.resize((round(size[0] * k), round(size[1] * k)), resample), np.float32)
+    if rng.random() < 0.5:  # the scanner's own noise, at the large size
+        big = big + rng.normal(0, rng.uniform(2, 5), big.shape)
+    return ".jpg", jpeg(Image.fromarray(big.clip(0, 255).astype(np.uint8)), 80)
+
+
 # kind: (function, images of each digit)
 DIGIT_KINDS = {"font": (font_kind, 4), "pen": (pen, 4), "marker": (marker, 3), "thin": (thin, 3),
                "slanted": (slanted, 3), "small_offcentre": (small_offcentre, 3),
                "paper_photo": (paper_photo, 3), "ruled": (ruled, 3),
                "coloured_ink": (coloured_ink, 3), "border": (border, 3),
-               "white_on_black": (white_on_black, 3)}
+               "white_on_black": (white_on_black, 3), "low_res": (low_res, 3)}
 
 
 # ---- garments: polygons in a unit box of the given aspect (width / height), toes to the left ----
@@ -494,9 +517,152 @@ def garment_photo(label, n, rng):
     return ".jpg", photo(rng, reflect, lighting(rng, size, rng.uniform(190, 250), 80))
 
 
-GARMENT_KINDS = {"filled": (filled, 2), "outline": (outline, 2), "photo": (garment_photo, 2)}
+# Plain surfaces a garment is laid on for a photo: (colour family, reflectance, texture).
+SURFACES = {"wooden table": ("brown", (.45, .30, .17), "grain"),
+            "dark wood": ("brown", (.30, .19, .11), "grain"),
+            "green cloth": ("green", (.22, .42, .25), "weave"),
+            "blue cloth": ("blue", (.25, .33, .55), "weave"),
+            "grey cloth": ("grey", (.45, .45, .47), "weave"),
+            "bed sheet": ("white", (.85, .82, .74), "folds"),
+            "blue sheet": ("blue", (.62, .72, .85), "folds")}
+# Garment colours: (family, reflectance). The first nine have a hue; the last three none.
+CLOTH = [("blue", (.15, .30, .75)), ("red", (.75, .12, .12)), ("green", (.20, .55, .25)),
+         ("yellow", (.85, .75, .20)), ("pink", (.90, .50, .60)), ("purple", (.45, .20, .55)),
+         ("orange", (.90, .45, .10)), ("brown", (.50, .33, .20)), ("teal", (.10, .50, .50)),
+         ("grey", (.50, .50, .52)), ("white", (.92, .92, .90)), ("black", (.08, .08, .09))]
+
+
+def luma(rgb) -> float:
+    return float(np.dot(rgb, (0.299, 0.587, 0.114)))
+
+
+def as_bright_as(rgb, target: float) -> np.ndarray:
+    """The colour darkened (scaled) or lightened (mixed with white) to grey brightness `target`:
+    the same hue, the grey level of another thing."""
+    c = np.asarray(rgb, np.float32)
+    if luma(c) >= target:
+        return c * np.float32(target / luma(c))
+    return c + (1 - c) * np.float32((target - luma(c)) / (1 - luma(c)))
+
+
+def soft_noise(rng, size, sigma: float, cells: tuple[int, int]) -> np.ndarray:
+    """Slow random waves, std about `sigma`: noise on a grid of `cells` (x, y) resized smoothly
+    (in floats, so no steps show)."""
+    grid = Image.fromarray(rng.normal(0, 1, cells[::-1]).astype(np.float32), "F")
+    a = np.asarray(grid.resize(size, Image.Resampling.BICUBIC), np.float32)
+    return a * (sigma / max(float(a.std()), 1e-3))
+
+
+def surface_texture(rng, size, texture: str) -> np.ndarray:
+    """A surface's pattern as a factor around 1: wood grain (streaks along x), a cloth's weave
+    (fine noise and soft creases) or a sheet's folds (broad soft waves)."""
+    if texture == "grain":
+        return 1 + soft_noise(rng, size, 0.12, (6, size[1] // 12)) + smooth_noise(rng, size, 0.03, 1)
+    if texture == "weave":
+        return 1 + smooth_noise(rng, size, 0.04, 0.6) + soft_noise(rng, size, 0.05, (8, 6))
+    return 1 + soft_noise(rng, size, 0.07, (5, 4)) + smooth_noise(rng, size, 0.015, 0.8)
+
+
+def surface(label, n, rng):
+    """A garment laid on a plain coloured surface (wood, cloth, a bed sheet: grain, weave or
+    folds) and photographed from above: uneven light, sometimes a soft shadow, noise, JPEG. Even
+    n: a garment of another hue but within 8% of the surface's grey brightness, so apart in colour
+    only (the first T-shirt is issue 27's own: blue on a wooden table); odd n: one at least 0.2
+    lighter or darker too."""
+    size = (480, 360) if rng.random() < 0.7 else (360, 480)
+    names = list(SURFACES)
+    name = "wooden table" if (label, n) == ("T-shirt/top", 0) else names[rng.integers(len(names))]
+    family, ground, texture = SURFACES[name]
+    if n % 2 == 0:  # a hue of its own, the surface's grey
+        hues = [c for f, c in CLOTH[:9] if f != family]
+        colour = (.15, .30, .75) if (label, n) == ("T-shirt/top", 0) else hues[rng.integers(len(hues))]
+        colour = as_bright_as(colour, luma(ground) * rng.uniform(0.92, 1.08))
+    else:  # lighter or darker than the surface
+        others = [c for f, c in CLOTH if f != family and abs(luma(c) - luma(ground)) >= 0.2]
+        colour = np.float32(others[rng.integers(len(others))])
+    masks = garment_masks(label, rng, size, rng.uniform(0.55, 0.8), rng.uniform(2, 4))
+    # darker grain and creases are a little more saturated (their blue falls fastest), as wood's is
+    table = np.float32(ground) * np.clip(surface_texture(rng, size, texture), 0.3, 2)[..., None] ** \
+        np.float32([1.0, 1.15, 1.3])
+    if rng.random() < 0.5:  # a soft shadow beside the garment
+        shadow = Image.fromarray(np.uint8(255 * masks["body"])).filter(ImageFilter.GaussianBlur(6))
+        offset = rng.integers(2, 8, 2)
+        shade = np.roll(np.asarray(shadow, np.float32) / 255, tuple(offset), axis=(0, 1))
+        table = table * (1 - rng.uniform(0.1, 0.25) * shade)[..., None]
+    fabric = 1 + smooth_noise(rng, size, 0.03, 0.7) + soft_noise(rng, size, 0.05, (10, 8))
+    reflect = ink_on(table, colour * fabric[..., None], masks["body"])
+    reflect = ink_on(reflect, 0.7 * colour * fabric[..., None], masks["details"] * masks["body"])
+    return ".jpg", photo(rng, np.clip(reflect, 0, 1), lighting(rng, size, rng.uniform(170, 245), 60))
+
+
+GARMENT_KINDS = {"filled": (filled, 2), "outline": (outline, 2), "photo": (garment_photo, 2),
+                 "surface": (surface, 3)}
 SETS = {"own_digits": (DIGIT_KINDS, list(range(10)), str),
         "own_garments": (GARMENT_KINDS, list(GARMENTS), slug)}
+
+
+# ---- photos of what no model here knows (issue 27): real photos that packages ship ----
+# Copied shrunk into <out>/own_photos/<kind>/ (not committed: they are the packages' pictures,
+# under their own licences), listed with their source in labels.csv. The gate that says "not
+# sure" (classifier/training/novelty.py) never trains on a picture listed here.
+OPENCV = "/usr/share/doc/opencv-doc/examples/data/"  # Debian: opencv-doc
+MATE = "/usr/share/backgrounds/mate/nature/"  # Debian: mate-backgrounds
+PLASMA = "/usr/share/wallpapers/"  # Debian: plasma-workspace-wallpapers
+ICONS = "/var/lib/AccountsService/icons/"  # Debian: dde-account-faces
+PHOTO_KINDS = {
+    "face": [("matplotlib", "grace_hopper.jpg"), *((OPENCV, f) for f in (
+        "baboon.jpg", "messi5.jpg", "chicky_512.png")), *((ICONS, f"{i}.png") for i in (4, 12, 13, 14))],
+    "scene": [("sklearn", "china.jpg"), *((OPENCV, f) for f in (
+        "aero1.jpg", "aero3.jpg", "building.jpg", "home.jpg", "leuvenA.jpg", "leuvenB.jpg",
+        "starry_night.jpg")), *((PLASMA, f) for f in (
+        "BytheWater", "ColdRipple", "EveningGlow", "FallenLeaf", "Grey", "OneStandsOut", "Path",
+        "Volna", "summer_1am", "MilkyWay", "Canopee")),
+        *((MATE, f) for f in ("Aqua.jpg", "Dune.jpg", "Storm.jpg", "Wood.jpg")), (ICONS, "9.png")],
+    "object": [("sklearn", "flower.jpg"), *((OPENCV, f) for f in (
+        "apple.jpg", "butterfly.jpg", "fruits.jpg", "orange.jpg", "smarties.png", "stuff.jpg",
+        "box_in_scene.png", "rubberwhale1.png", "board.jpg", "aloeL.jpg", "squirrel_cls.jpg",
+        "licenseplate_motion.jpg", "basketball1.png", "graf1.png")), *((MATE, f) for f in (
+        "Blinds.jpg", "FreshFlower.jpg", "Garden.jpg", "LadyBird.jpg", "RainDrops.jpg",
+        "TwoWings.jpg", "YellowFlower.jpg", "GreenMeadow.jpg")),
+        *((ICONS, f"{i}.png") for i in (1, 2, 5, 6, 7, 8, 10, 11))],
+}
+PHOTO_SIDE = 640  # px: the copies' longest side (a phone photo a user would upload, shrunk)
+
+
+def photo_source(folder: str, name: str) -> Path:
+    """Where a package put the picture: a Python package's data, or a path Debian installs."""
+    if folder == "matplotlib":
+        return Path(matplotlib.get_data_path()) / "sample_data" / name
+    if folder == "sklearn":
+        import sklearn.datasets
+        return Path(sklearn.datasets.__file__).parent / "images" / name
+    if folder == PLASMA:  # a folder of sizes of one picture: the smallest landscape one
+        sizes = sorted(Path(folder, name, "contents", "images").glob("*"),
+                       key=lambda p: [int(d) for d in p.stem.split("x")])
+        return next((p for p in sizes if int(p.stem.split("x")[0]) >= int(p.stem.split("x")[1])), sizes[0])
+    return Path(folder, name)
+
+
+def write_photos(folder: Path, kinds) -> list[dict]:
+    """Shrunk JPEG copies of PHOTO_KINDS' pictures; labels.csv rows (label "none": no class)."""
+    rows = []
+    for kind in kinds:
+        out = folder / kind
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        for where, name in PHOTO_KINDS[kind]:
+            source = photo_source(where, name)
+            if not source.is_file():
+                raise SystemExit(f"{source} is missing: apt-get install opencv-doc mate-backgrounds "
+                                 "plasma-workspace-wallpapers dde-account-faces")
+            img = Image.open(source).convert("RGB")
+            img.thumbnail((PHOTO_SIDE, PHOTO_SIDE))
+            stem = name.split(".")[0] if where != PLASMA else name
+            path = out / f"{slug(stem)}.jpg"
+            img.save(path, "JPEG", quality=88)
+            rows.append({"file": f"{kind}/{path.name}", "label": "none", "kind": kind,
+                         "source": str(source)})
+    return rows
 
 
 def write_kind(folder: Path, kind: str, fn, per_label: int, labels, name) -> list[dict]:
@@ -515,16 +681,17 @@ def write_kind(folder: Path, kind: str, fn, per_label: int, labels, name) -> lis
     return rows
 
 
-def write_labels(folder: Path, rows: list[dict], kinds: set[str]) -> None:
+def write_labels(folder: Path, rows: list[dict], kinds: set[str],
+                 columns=("file", "label", "kind")) -> None:
     """labels.csv: the new rows, and the old ones of kinds not regenerated this time."""
     path = folder / "labels.csv"
     if path.exists():
         with path.open(newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["kind"] not in kinds] + rows
-    order = {k: i for i, k in enumerate(list(DIGIT_KINDS) + list(GARMENT_KINDS))}
+    order = {k: i for i, k in enumerate(list(DIGIT_KINDS) + list(GARMENT_KINDS) + list(PHOTO_KINDS))}
     rows.sort(key=lambda r: (order.get(r["kind"], len(order)), r["kind"], r["file"]))
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, ["file", "label", "kind"], lineterminator="\n")
+        writer = csv.DictWriter(f, list(columns), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -534,9 +701,17 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "assets", help="folder that gets "
                         "own_digits/ and own_garments/ (default: assets/)")
     every = list(DIGIT_KINDS) + list(GARMENT_KINDS)
-    parser.add_argument("--kinds", nargs="+", choices=every, default=every,
-                        help="only these kinds (the others' files and labels are kept)")
+    parser.add_argument("--kinds", nargs="+", choices=every + list(PHOTO_KINDS), default=every,
+                        help="only these kinds (the others' files and labels are kept); the "
+                             "photos (face, scene, object) only when named: they are copied from "
+                             "Debian packages")
     args = parser.parse_args(argv)
+    photos = [k for k in PHOTO_KINDS if k in args.kinds]
+    if photos:
+        folder = args.out / "own_photos"
+        rows = write_photos(folder, photos)
+        write_labels(folder, rows, set(photos), ["file", "label", "kind", "source"])
+        print(f"{folder}: {len(rows)} photos of {', '.join(photos)}")
     for set_name, (kinds, labels, name) in SETS.items():
         chosen = [k for k in kinds if k in args.kinds]
         if not chosen:

@@ -83,4 +83,38 @@ def test_digit_changes_vary_and_keep_the_ink():
     out = digit_change(tf.constant(x), tf.constant([7, 0], tf.int64)).numpy()
     ink = (out > 128).reshape(16, -1).sum(axis=1)
     assert out.dtype == np.uint8 and len(set(ink)) > 4  # each image its own change
-    assert ink.min() > 4 and ink.max() < 4 * 48  # thinner or thicker, never gone or filled
+    faint = (out > 64).reshape(16, -1).sum(axis=1)  # a thinned stroke blurred or scanned small is faint
+    assert faint.min() > 4 and ink.max() < 4 * 48  # thinner or thicker, never gone or filled
+
+
+def test_blur_and_low_resolution_soften_a_digit_and_keep_its_ink():
+    import tensorflow as tf
+
+    from classifier.training.augment import blurred, low_res
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    x[:, 4:24, 12:15] = 255  # a '1' 20 px tall, 3 px wide: MNIST's box
+    soft = blurred(tf.constant(x), tf.constant([0.5, 1.2])).numpy()
+    assert soft.sum(axis=(1, 2, 3)) == pytest.approx(x.sum(axis=(1, 2, 3)), rel=1e-3)  # ink kept
+    assert 255 > soft[0].max() > soft[1].max()  # each its own blur: the wider, the fainter its peak
+    assert ((soft[1] > 10) & (soft[1] < 245)).sum() > 3 * ((soft[0] > 10) & (soft[0] < 245)).sum() / 2
+    small = low_res(tf.constant(x), tf.constant(10)).numpy()  # the '1' scanned 10 px tall
+    assert small.shape == x.shape and small.sum() == pytest.approx(x.sum(), rel=0.05)
+    assert ((small[0] > 10) & (small[0] < 245)).sum() > 40 and small.max() < 255  # soft edges
+    assert np.allclose(low_res(tf.constant(x), tf.constant(20)).numpy(), x)  # at its own size: as it was
+
+
+def test_digit_changes_blur_some_images_and_scan_some_at_low_resolution(monkeypatch):
+    import tensorflow as tf
+
+    from classifier.training import augment
+    x = np.zeros((64, 28, 28, 1), np.uint8)
+    x[:, 4:24, 12:15] = 255
+    key = tf.constant([3, 0], tf.int64)
+
+    def grey(**changes):  # how many pixels of the batch are neither ink nor paper
+        monkeypatch.setattr(augment, "DIGITS", {**augment.DIGITS, **changes})
+        out = augment.digit_change(tf.constant(x), key).numpy()
+        return int(((out > 10) & (out < 245)).sum())
+    plain = grey(low_res=0, blur=0)
+    assert grey(low_res=1, blur=0) > 3 * plain / 2 and grey(low_res=0, blur=1) > 3 * plain / 2
+    assert plain < grey() < grey(low_res=1, blur=1)  # the shipped shares: some images, not all

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from classifier.cli import main
+from classifier.images.errors import BlankImage
 from classifier.inference import calibration
 from classifier.inference.predict import Predictor
 
@@ -117,4 +118,8 @@ def test_the_shipped_models_are_unsure_of_uniform_noise(folder):
     predictor = Predictor.from_folder(f"assets/models/{folder}")
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 256, (280, 280, 3), dtype=np.uint8) for _ in range(5)]
-    assert all(predictor.predict(n).unsure for n in noise)
+    for n in noise:  # "not sure", or nothing to read: the garments' clean-up finds no item in it
+        try:
+            assert predictor.predict(n).unsure
+        except BlankImage:
+            assert folder == "fashion_cnn_bn"

@@ -1,7 +1,8 @@
 """cleanup.py step by step, on arrays made here: each step does what its docstring says."""
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
+from scipy import ndimage as ndi
 
 from classifier.images import cleanup
 from classifier.images.cleanup import (
@@ -213,6 +214,65 @@ def test_garment_photo_on_shaded_paper_is_boxed_to_the_item():
     assert 14 <= cols[-1] - cols[0] + 1 <= 17  # 100/180 of 28: not the paper's width
 
 
+def table(h=300, w=400, colour=(150, 100, 60), seed=0) -> np.ndarray:
+    """A photo of a wooden table: streaks of grain along x, light falling off to one side, noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    grain = 1 + 0.08 * np.sin(yy / 3.0 + 2 * np.sin(xx / 60.0))  # brighter and darker streaks
+    light = 1.1 - 0.3 * xx / w
+    surface = np.float32(colour) * (grain * light)[..., None]
+    return np.clip(surface + rng.normal(0, 2, surface.shape), 0, 255).astype(np.float32)
+
+
+def test_a_blue_item_on_a_brown_table_of_the_same_grey_is_found_by_its_colour():
+    photo = table()
+    light = (1.1 - 0.3 * np.arange(400, dtype=np.float32) / 400)[None, 150:250, None]
+    photo[60:240, 150:250] = np.float32((60, 110, 255)) * light  # grey 111.6; the table's 110.4
+    grey = cleanup.gray_of(photo)
+    assert abs(float(np.median(grey[60:240, 150:250]) - np.median(grey[:50, 150:250]))) < 6  # colour only
+    seen, _ = garment(photo)
+    rows, cols = np.flatnonzero(seen.any(1)), np.flatnonzero(seen.any(0))
+    assert rows[0] == 0 and rows[-1] == 27  # its height is the longest side: the grain stays out
+    assert 14 <= cols[-1] - cols[0] + 1 <= 17  # 100/180 of 28
+    assert seen[3:25, cols[0] + 2:cols[-1] - 1].min() > 100  # solid and bright, as Fashion-MNIST's
+
+
+def test_a_dark_item_on_a_dark_cloth_is_found():
+    photo = np.full((300, 400, 3), (90, 90, 95), np.float32)  # grey cloth: darker than mid-grey
+    photo[60:240, 150:250] = (20, 25, 60)  # a navy dress, darker still
+    light = 1.1 - 0.3 * np.mgrid[0:300, 0:400][1].astype(np.float32) / 400  # falling off to the right
+    seen, negated = garment(photo * light[..., None] + np.random.default_rng(1).normal(0, 2, photo.shape))
+    rows, cols = np.flatnonzero(seen.any(1)), np.flatnonzero(seen.any(0))
+    assert negated and rows[0] == 0 and rows[-1] == 27 and 14 <= cols[-1] - cols[0] + 1 <= 17
+
+
+def test_stand_out_tells_a_hue_from_the_grain_and_the_light():
+    photo = table()
+    photo[100:200, 150:250] = np.float32((60, 110, 255)) * 0.95  # a blue item, the table's grey
+    away = cleanup.off_background(photo, photo=True)
+    along, across = cleanup.stand_out(away, photo)
+    assert np.median(across[120:180, 170:230]) > 5  # the item, across the table's colour
+    grain = np.percentile(across[:60], 95), np.percentile(np.abs(along[:60]), 95)
+    assert max(grain) < cleanup.ABOVE_TEXTURE  # the grain stays under what an item's pixels reach
+
+
+def test_an_empty_table_or_a_plain_wall_is_blank():
+    with pytest.raises(BlankImage):
+        garment(table())  # grain, uneven light, noise: nothing stands out
+    xx = np.mgrid[0:300, 0:400][1].astype(np.float32)
+    wall = 200 - 40 * ((xx - 150) / 400) ** 2 + np.random.default_rng(2).normal(0, 3, (300, 400))
+    with pytest.raises(BlankImage):
+        garment(np.repeat(wall[..., None], 3, axis=2) * np.float32((1, 0.95, 0.85)))  # cream, shaded
+
+
+def test_an_item_has_an_edge_and_a_sheets_fold_has_none():
+    yy, xx = np.mgrid[0:200, 0:200].astype(np.float32)
+    item = np.where((np.abs(yy - 100) < 50) & (np.abs(xx - 100) < 50), 4.0, 0.5)
+    fold = 4 * np.exp(-((yy - 100) ** 2 + (xx - 100) ** 2) / (2 * 40 ** 2))  # as high, but soft
+    assert cleanup.edge_step(item, item > 2) > 3
+    assert cleanup.edge_step(fold, fold > 2) < cleanup.EDGE_STEP
+
+
 def test_an_outline_is_filled_and_a_solid_item_is_not():
     mask = np.zeros((100, 100), bool)
     mask[10:90, 20:80] = True
@@ -242,6 +302,60 @@ def test_tilted_ruled_lines_go_and_a_drawn_fours_long_stroke_stays():
     four[140:158, 60:230] = True
     four[30:150, 60:78] = True
     np.testing.assert_array_equal(without_lines(four), four)
+
+
+def test_a_ruled_line_broken_by_a_shadow_goes_with_its_dashes_and_a_bar_off_the_lines_stays():
+    mask = np.zeros((360, 480), bool)
+    mask[40::28] = True  # ruled paper, a line every 28 px
+    mask[12, 230:] = True  # the top line, in a shadow on the left: too short to span the image ...
+    for x in range(0, 220, 30):
+        mask[12, x:x + 20] = True  # ... and dashes (each a piece main_strokes would keep)
+    one = np.zeros_like(mask)
+    one[186:250, 315:318] = True  # a short thin '1' written across two lines
+    bar = np.zeros_like(mask)
+    bar[26, 100:170] = True  # a thin bar between the lines (a '4's, a '7's)
+    clean = cleanup.without_lines(mask | one | bar)
+    assert not clean[12].any() and not clean[40::28].any()
+    assert clean[one].mean() > 0.9 and clean[bar].all()
+
+
+def blurred_scan(small: np.ndarray, sigma: float, side: int = 300) -> np.ndarray:
+    """A scan at the resolution of `small` (grey, dark on light) blurred by `sigma` px, then
+    scaled up (bilinear) to `side` px, as a scanner's driver or a phone's zoom does."""
+    img = Image.fromarray(small.astype(np.uint8))
+    if sigma:
+        img = img.filter(ImageFilter.GaussianBlur(sigma))
+    return pixels(img.resize((side, side), Image.Resampling.BILINEAR if sigma else Image.Resampling.BOX))
+
+
+def test_blur_of_measures_an_edges_blur_in_the_images_own_pixels():
+    bar = np.zeros((200, 200), np.float32)
+    bar[20:180, 70:130] = 200
+    assert cleanup.blur_of(bar) < cleanup.UPSAMPLED  # sharp
+    for sigma in (4, 8):
+        assert cleanup.blur_of(ndi.gaussian_filter(bar, sigma)) == pytest.approx(sigma, rel=0.2)
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.0, 1.2])
+def test_a_blurred_upscaled_stroke_keeps_its_width(sigma):
+    """A '1' 12 px tall, 2 px wide in a small scan, blurred and scaled up 12.5x: in the 28x28
+    image, its stroke is as wide at half height as the same stroke scanned sharp (the blur is
+    taken out, not thresholded into a fat stroke or made thicker by the shrinking)."""
+    small = np.full((24, 24), 235, np.float32)
+    small[6:18, 11:13] = 30
+
+    def width(seen):  # across the stroke's middle rows, at half its height
+        across = seen[10:18].astype(np.float32).mean(axis=0)
+        return float(np.clip((across / across.max() - 0.25) / 0.5, 0, 1).sum())
+    sharp = width(digit(blurred_scan(small, 0))[0])
+    assert width(digit(blurred_scan(small, sigma))[0]) == pytest.approx(sharp, abs=0.6)
+
+
+def test_a_blurred_upscaled_loop_stays_open():
+    img = Image.new("L", (96, 96), 235)
+    ImageDraw.Draw(img).ellipse((36, 24, 64, 72), outline=30, width=8)  # a '0' 12 px tall, 2 px pen, at 4x
+    seen, _ = digit(blurred_scan(np.asarray(img.reduce(4)), 1.0))
+    assert seen[12:16, 12:16].mean() < 64 and seen.max() == 255  # a dark hole inside a bright ring
 
 
 def test_a_fat_digit_in_a_big_image_is_not_paper():

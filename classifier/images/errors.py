@@ -3,6 +3,9 @@ Pillow, no numpy: cleanup.py and preprocess.py both raise them)."""
 from __future__ import annotations
 
 BLANK = "the image is blank: draw or upload something with visible content"
+# a photo in which no one item stands out from its surface: an empty table, or a busy scene
+NOTHING_STANDS_OUT = ("nothing in it stands out from its background: photograph one item alone "
+                      "on a plain surface")
 
 
 class ImageTooLarge(ValueError):

@@ -12,7 +12,9 @@ dataset's images.
 A softmax can still be sure of what is nothing like its training images (uniform noise comes
 out of the clean-up as a grey square some class happens to own), so the answer is also "not
 sure" when the share of ink in the model's 28x28 input is outside what 99.8% of its training
-images have (`ink_range`, from the 0.1st to the 99.9th percentile).
+images have (`ink_range`, from the 0.1st to the 99.9th percentile), and when the dataset's gate
+(novelty.py) finds the input unlike its images. KEEP holds for the three together: the
+threshold is set on the right answers that the ink share and the gate let through.
 """
 from __future__ import annotations
 
@@ -89,27 +91,38 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def calibrate(probabilities: np.ndarray, labels: np.ndarray, measured_on: str,
-              keep: float = KEEP, train_images: np.ndarray | None = None) -> Calibration:
+              keep: float = KEEP, train_images: np.ndarray | None = None,
+              flagged: np.ndarray | None = None) -> Calibration:
     """The temperature and the threshold that keeps `keep` of the right answers sure; with
-    `train_images` (28x28 grey), their range of ink shares too."""
+    `train_images` (28x28 grey), their range of ink shares too. `flagged` (one bool a held-out
+    image) marks those already called unsure otherwise (the gate, the ink share): the threshold
+    takes only what is left of the 1 - keep allowed."""
     t = fit_temperature(probabilities, labels)
     calibrated = scaled(probabilities, t)
     right = calibrated.argmax(axis=1) == np.asarray(labels)
     if not right.any():
         raise ValueError("the model answered none of the held-out images right: nothing to calibrate")
     top = calibrated.max(axis=1)[right]
-    threshold = float(np.quantile(top, 1 - keep, method="lower"))
-    return Calibration(t, threshold, float((top >= threshold).mean()), measured_on,
+    before = np.zeros(len(top), bool) if flagged is None else np.asarray(flagged, bool)[right]
+    allowed = int(np.floor((1 - keep) * len(top))) - int(before.sum())
+    rest = np.sort(top[~before])
+    threshold = float(rest[min(max(allowed, 0), len(rest) - 1)]) if len(rest) else 0.0
+    sure = (top >= threshold) & ~before
+    return Calibration(t, threshold, float(sure.mean()), measured_on,
                        ink_range(train_images) if train_images is not None else None)
 
 
 def unsure_rates(calibration: Calibration, probabilities: np.ndarray,
-                 labels: np.ndarray | None = None, images: np.ndarray | None = None) -> dict[str, float]:
+                 labels: np.ndarray | None = None, images: np.ndarray | None = None,
+                 gate=None) -> dict[str, float]:
     """How often the message appears: on all images, and (with labels) on the right and the
-    wrong answers; with the `images` themselves, their ink share counts too."""
+    wrong answers; with the `images` themselves, their ink share counts too, and the `gate`'s
+    judgement (novelty.Gate) of them."""
     unsure = calibration.unsure(probabilities)
     if images is not None:
         unsure = unsure | calibration.unlike_training(images)
+        if gate is not None:
+            unsure = unsure | gate.unlike(images)
     rates = {"all": float(unsure.mean())}
     if labels is not None:
         right = probabilities.argmax(axis=1) == np.asarray(labels)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..images.preprocess import WORKING_SIDE, Prepared, open_image, prepare
 from .calibration import Calibration
+from .novelty import for_dataset
 
 
 @dataclass
@@ -20,7 +21,8 @@ class Prediction:
     probabilities: dict[str, float]     # every class, in class order, summing to 1
     seen: np.ndarray                    # the image the model took (28x28 for the small datasets)
     inverted: bool
-    unsure: bool = False                # below the model's calibrated threshold (calibration.py)
+    unsure: bool = False                # below the model's calibrated threshold (calibration.py),
+                                        # or unlike the dataset's images (novelty.py)
 
     @property
     def label(self) -> str:
@@ -50,6 +52,8 @@ class Predictor:
         self.image_shape = tuple(int(d) for d in model.input_shape[1:])
         self.meta = meta or {}
         self.calibration = Calibration.from_dict(self.meta.get("calibration"))
+        # the dataset's gate (novelty.py): "not sure" for what is unlike its images
+        self.gate = for_dataset(self.meta.get("dataset")) if style != "plain" else None
         self._copy_lock = threading.Lock()  # Gradio calls handlers from several threads
         self._copy = None                   # (clone of `trained`, its probability model)
         self._copy_weights: list[np.ndarray] | None = None  # what the clone holds now
@@ -143,5 +147,7 @@ class Predictor:
         cal = self.calibration
         unsure = cal is not None and bool(
             cal.unsure(p) or (self.style != "plain" and cal.unlike_training(prepared.seen)))
+        if not unsure and self.gate is not None and prepared.seen.shape[:2] == (28, 28):
+            unsure = bool(self.gate.unlike(prepared.seen)[0])
         return Prediction(dict(zip(self.class_names, map(float, p))), prepared.seen,
                           prepared.inverted, unsure)

@@ -5,7 +5,8 @@
 - "shift": each image moved by up to SHIFT pixels each way, a new move every time it is seen;
 - "flip_shift": a random half mirrored, then shifted as above (what the shipped Fashion-MNIST
   CNN trains with: +0.2 points over "flip" alone at 40 epochs, BENCHMARKS.md section 10);
-- "digits": random rotation, scale, shear and move, and thicker or thinner strokes (DIGITS).
+- "digits": random rotation, scale, shear and move, thicker or thinner strokes, and blurred or
+  low-resolution digits (a scan a dozen pixels tall, scaled up) (DIGITS).
 
 The random ones run inside the `tf.data` pipeline (`batches`), on uint8 batches, vectorised:
 pad with black, then crop each image at its own random offset, so whole-pixel shifts and no
@@ -19,8 +20,14 @@ SHIFT = 2  # pixels each way
 KINDS = ("flip", "shift", "flip_shift", "digits")
 # "digits": what makes up for MNIST's 4,000 offline training images (issue 13): each image
 # rotated, scaled, sheared and moved at random (one bilinear resampling), its strokes made
-# thicker or thinner one time in three each; never mirrored (a mirrored 2 is no digit)
-DIGITS = dict(degrees=15.0, scale=(0.85, 1.15), shear=0.25, move=3.0, thicker=1 / 6, thinner=1 / 6)
+# thicker or thinner one time in six each; never mirrored (a mirrored 2 is no digit). Issue 27:
+# one time in ten shrunk until the digit is low_res_px tall (area average) and scaled back up
+# (bilinear), as a low-resolution scan reaches the clean-up; one in ten Gaussian-blurred by
+# blur_sigma px (an out-of-focus or zoomed-in one). One in ten each read made scans (the own
+# check set's low_res kind and 400 more) and the other kinds better than one in six
+DIGITS = dict(degrees=15.0, scale=(0.85, 1.15), shear=0.25, move=3.0, thicker=1 / 6, thinner=1 / 6,
+              low_res=0.1, low_res_px=(8, 14), blur=0.1, blur_sigma=(0.5, 1.2))
+DIGIT_BOX = 20  # px: an MNIST digit's box in its 28x28 image
 
 
 def mirrored(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +85,36 @@ def digit_change(x, key):
     thick = tf.nn.max_pool2d(out, 3, 1, "SAME")
     thin = -tf.nn.max_pool2d(-out, 3, 1, "SAME")
     out = tf.where(pick < d["thicker"], thick, tf.where(pick > 1 - d["thinner"], thin, out))
+    px = tf.random.stateless_uniform([], seed=key + [0, 9], minval=d["low_res_px"][0],
+                                     maxval=d["low_res_px"][1] + 1, dtype=tf.int32)
+    out = tf.where(uniform(10, 0.0, 1.0)[:, None, None, None] < d["low_res"], low_res(out, px), out)
+    sigma = uniform(11, *d["blur_sigma"])
+    out = tf.where(uniform(12, 0.0, 1.0)[:, None, None, None] < d["blur"], blurred(out, sigma), out)
     return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), x.dtype)
+
+
+def low_res(x, px):
+    """Float batch `x` (N, H, W, C) as if scanned with the digit's box `px` pixels tall (a scalar
+    tensor, one size for the batch): shrunk by area averaging, then scaled back up bilinearly."""
+    import tensorflow as tf
+    size = tf.shape(x)[1:3]
+    small = tf.maximum(1, tf.cast(tf.round(tf.cast(size * px, tf.float32) / DIGIT_BOX), tf.int32))
+    return tf.image.resize(tf.image.resize(x, small, method="area"), size, method="bilinear")
+
+
+def blurred(x, sigma):
+    """Float batch `x` (N, H, W, C), each image Gaussian-blurred by its own `sigma` (N,) px: one
+    separable depthwise convolution with the images as channels; black comes in at the edges."""
+    import tensorflow as tf
+    n, h, w, c = (tf.shape(x)[i] for i in range(4))
+    r = 4  # the kernel's radius: 3.3 sigma at the largest blur_sigma
+    t = tf.range(-r, r + 1, dtype=tf.float32)
+    k = tf.exp(-t[None] ** 2 / (2 * sigma[:, None] ** 2))
+    k = tf.repeat(k / tf.reduce_sum(k, axis=1, keepdims=True), c, axis=0)  # (N*C, 2r+1)
+    flat = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, w, n * c])  # images as channels
+    flat = tf.nn.depthwise_conv2d(flat, tf.transpose(k)[:, None, :, None], [1, 1, 1, 1], "SAME")
+    flat = tf.nn.depthwise_conv2d(flat, tf.transpose(k)[None, :, :, None], [1, 1, 1, 1], "SAME")
+    return tf.transpose(tf.reshape(flat, [h, w, n, c]), [2, 0, 1, 3])
 
 
 def _affine(x, angle, scale, shear, dx, dy):
