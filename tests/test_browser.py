@@ -289,6 +289,22 @@ def test_bad_upload_says_why_and_the_next_upload_works(page, tmp_path):
     expect(answers.first.locator("strong")).to_have_text("Trouser", timeout=30_000)
 
 
+def test_a_portrait_is_not_sure_and_a_blue_shirt_on_a_brown_table_is_read(page):
+    """Issue 27: a portrait photo (matplotlib's Grace Hopper) was "Sandal 70.7%" with no word of
+    doubt; a blue T-shirt on a brown table of the same grey was "Nothing to read"."""
+    import matplotlib
+    panel, _, answers = predict_panel(page, "Fashion-MNIST: our CNN (shipped)")
+    upload = block(panel, "…or upload an image").locator("input[type=file]")
+    upload.set_input_files(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    expect(panel.get_by_text("I am not sure")).to_be_visible(timeout=30_000)
+    screenshot(page, "predict-portrait")
+    block(panel, "…or upload an image").get_by_role("button", name="Remove Image").click()
+    upload.set_input_files(str(ROOT / "assets/own_garments/surface/t-shirt-top_0.jpg"))
+    expect(answers).to_have_count(3, timeout=30_000)
+    expect(panel.get_by_text("Nothing to read")).to_have_count(0)
+    screenshot(page, "predict-shirt-on-table")
+
+
 def test_a_removed_upload_is_not_answered_again_by_another_model(page):
     """Issue 26 item 3: with the MNIST model, upload a "3", remove it with the x, switch to the
     Fashion model: the switch answered the removed "3" again ("Bag 100%"), and that answer and
