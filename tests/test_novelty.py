@@ -139,3 +139,15 @@ def test_the_gate_command_trains_saves_and_reports(tmp_path, capsys):
     with mock.patch.object(training, "OUTLIER_SOURCES", (str(tmp_path / "none-*.png"),)):
         assert main(["gate", "--dataset", "mnist", "--out", str(tmp_path / "g2")]) == 2
     assert "no pictures to learn from: apt-get install opencv-doc" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("style", ["mnist", "fashion"])
+def test_the_gates_positives_change_every_epoch(style):
+    from conftest import make_dataset
+
+    from classifier.training.novelty import varied
+    x = make_dataset(n_train=64, n_test=8).x_train.astype(np.uint8).reshape(-1, 28, 28, 1)
+    rng = np.random.default_rng(0)
+    first, second = varied(x, style, rng), varied(x, style, rng)
+    assert first.shape == x.shape and first.dtype == np.uint8
+    assert not np.array_equal(first, second)

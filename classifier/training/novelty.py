@@ -135,7 +135,8 @@ def varied(x: np.ndarray, style: str, rng) -> np.ndarray:
         import tensorflow as tf
 
         from .augment import digit_change
-        x = np.concatenate([digit_change(tf.constant(x[i:i + 2048]), tf.constant([i, 7], tf.int64)).numpy()
+        key = int(rng.integers(2 ** 31))  # new changes each epoch
+        x = np.concatenate([digit_change(tf.constant(x[i:i + 2048]), tf.constant([key, i], tf.int64)).numpy()
                             for i in range(0, n, 2048)])
     else:
         flip = rng.random(n) < 0.5
