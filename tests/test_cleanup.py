@@ -381,3 +381,10 @@ def test_a_thick_drawn_shoe_outline_is_filled_and_a_small_items_gaps_are_not():
     small[8:20, 4:24] = 200
     small[11:17, 8:20] = 0  # a 28x28 item with a gap inside (a sandal's), as Fashion-MNIST has
     assert filled_outline(small, small > 0) is small
+
+
+def test_stand_out_stays_finite_where_the_surfaces_light_falls_to_nothing():
+    """A fitted light that dips to 0 at a dark corner made 0/0 (NaN) and an item of noise."""
+    black = np.zeros((50, 50, 3), np.float32)
+    along, across = cleanup.stand_out(black - 1, black)  # the surface's colour there: 0
+    assert np.isfinite(along).all() and np.isfinite(across).all()

@@ -473,7 +473,8 @@ def stand_out(away: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndar
     NOISE_FLOOR). A blue T-shirt on a brown table stands out across; the grain does not."""
     colour = pixels if pixels.ndim == 3 else pixels[..., None]
     local = colour - away + np.float32(1)  # the surface's colour there (grey where it is black)
-    along = (away * local).sum(axis=2) / np.sqrt((local * local).sum(axis=2))
+    # at least 1: a surface's fitted light can dip to 0 or below at a dark corner (0/0 was NaN)
+    along = (away * local).sum(axis=2) / np.maximum(np.sqrt((local * local).sum(axis=2)), 1)
     across = np.sqrt(np.maximum((away * away).sum(axis=2) - along * along, 0))
     spread = [max(3 * float(np.median(np.abs(border_of(a)))), NOISE_FLOOR) for a in (along, across)]
     return along / spread[0], across / spread[1]
