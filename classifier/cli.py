@@ -248,9 +248,8 @@ def cmd_gate(args) -> None:
              f"{OTHER_DATASET[data.key]} test images":
                  float(gate.unlike(load_dataset(OTHER_DATASET[data.key]).x_test).mean())}
     if photos:
-        from .images.preprocess import prepare
-        seen = [prepare(photos.parent / r["file"], (28, 28, 1), data.style).seen
-                for r in _rows(photos) if _readable(photos.parent / r["file"], data.style)]
+        seen = [x for r in _rows(photos)
+                if (x := _cleaned_or_none(photos.parent / r["file"], data.style)) is not None]
         rates["photos (assets/own_photos) through the clean-up"] = (
             float(gate.unlike(np.stack(seen)).mean()) if seen else float("nan"))
     gate.info.rates = rates
@@ -273,14 +272,13 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _readable(path: Path, style: str) -> bool:
-    """True if the clean-up makes an input of the photo (a blank one is no question for the gate)."""
+def _cleaned_or_none(path: Path, style: str):
+    """The clean-up's 28x28 of the photo, or None (blank, or not here: no question for the gate)."""
     from .images.preprocess import prepare
     try:
-        prepare(path, (28, 28, 1), style)
-        return True
+        return prepare(path, (28, 28, 1), style).seen
     except ValueError:
-        return False
+        return None
 
 
 def cmd_export(args) -> None:
