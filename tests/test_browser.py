@@ -7,6 +7,7 @@ written to docs/screenshots/<tab>.png.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import socket
@@ -66,12 +67,51 @@ def browser():
 def page(browser, app_url):
     """A fresh browser tab (so a fresh app session) with the app loaded."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    pg = context.new_page()
-    pg.goto(app_url)
-    # the load chain ends with the dataset summary: the session exists from here on
-    expect(pg.get_by_text("60,000 train / 10,000 test")).to_be_visible(timeout=LOAD_TIMEOUT)
-    yield pg
+    yield opened(context, app_url)
     context.close()
+
+
+def opened(context, url: str, loaded: str = "60,000 train / 10,000 test"):
+    """A new tab of `context` on `url` once its load chain has shown the dataset (its summary has
+    `loaded`); the page knows its session (`session_hash`) and the events it sent (`joined`, for
+    settled())."""
+    pg = context.new_page()
+    pg.joined = []  # each event the page sends: its fn_index and session
+
+    def joining(request):
+        if request.method == "POST" and "/queue/join" in request.url:
+            pg.joined.append(request.post_data_json)
+    pg.on("request", joining)
+    pg.goto(url)
+    expect(pg.get_by_text(loaded).first).to_be_visible(timeout=LOAD_TIMEOUT)
+    pg.session_hash = pg.joined[0]["session_hash"]
+    return pg
+
+
+@functools.cache
+def load_chain() -> frozenset[int]:
+    """The events a page runs as it opens: the load events and the steps that follow them."""
+    import app
+    fns = app.demo.fns
+    chain = {i for i, fn in fns.items() if any(t[1] == "load" for t in fn.targets)}
+    while more := {i for i, fn in fns.items() if i not in chain and fn.trigger_after in chain}:
+        chain |= more
+    return frozenset(chain)
+
+
+def settled(page, timeout: float = 120.0) -> None:
+    """Wait until the page has sent every event of its load chain and none of its events waits
+    or runs: no late step of the chain (a model's default epochs) changes what a test types."""
+    import time
+
+    import app
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        sent = {body["fn_index"] for body in page.joined}
+        if load_chain() <= sent and page.session_hash not in app.demo._queue.busy_sessions():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the page's load chain did not end within {timeout:.0f} s")
 
 
 def open_tab(page, name: str):
@@ -331,9 +371,7 @@ def start_training(page, epochs: int):
     """Open Train with the MLP, set the epochs and press Train; returns the tab panel."""
     panel = open_tab(page, "Train")
     expect(panel.get_by_label("Model", exact=True)).to_have_value("MLP (Flatten-Dense-128)")
-    # describe_model runs on load and sets the recipe's own epochs: set ours after it
-    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible(
-        timeout=LOAD_TIMEOUT)
+    settled(page)  # describe_model runs on load and sets the recipe's own epochs: set ours after it
     box = panel.get_by_label("number input for Epochs")
     box.fill(str(epochs))
     box.press("Enter")
@@ -413,8 +451,7 @@ def test_the_quick_cnn_trains_for_a_time_budget(page):
     """Issue 10's lesson plan: pick the Quick CNN (its own epochs and batch size follow), ask for
     10 seconds, and get a run that ends on time, drawn against seconds, with its test accuracy."""
     panel = open_tab(page, "Train")
-    expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible(
-        timeout=LOAD_TIMEOUT)
+    settled(page)  # the load chain's model defaults are in before another model is picked
     choose(panel, "Model", "Quick CNN")
     expect(panel.get_by_text(re.compile(r"106,266 parameters for Fashion-MNIST"))).to_be_visible()
     expect(panel.get_by_label("Batch size")).to_have_value("128")
@@ -639,14 +676,11 @@ def test_a_page_let_go_while_idle_says_so_when_used_again(page):
     """Issue 22: an open page with no event for long is let go (its memory freed); its next
     click says why and what to do, instead of quietly starting an empty session."""
     import app
-    from classifier.ui import lifecycle
-    quiet = 0.0  # the page's load chain has ended: no event for 3 s on end (between two of
-    for _ in range(240):  # its steps none is running; Keras may still be loading)
-        quiet = 0.0 if app.demo._queue.busy_sessions() else quiet + 0.5
-        if quiet >= 3:
-            break
-        page.wait_for_timeout(500)
+    from classifier.ui import fair_queue, lifecycle
+    settled(page)
+    page.wait_for_timeout(2500)  # no event of the page for 2.5 s: idle past the 2 s given below
     assert lifecycle.forget_idle_sessions(app.demo, idle=3600, tab_idle=2) >= 1
+    assert fair_queue.RELEASED.why(page.session_hash)  # this page's session is the one let go
     page.get_by_role("button", name="Shuffle").click()
     expect(page.get_by_text(re.compile("was idle for .*reload the page to start again"))).to_be_visible(
         timeout=10_000)

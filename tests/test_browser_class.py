@@ -10,7 +10,14 @@ import re
 
 import pytest
 from conftest import running_app
-from test_browser import LOAD_TIMEOUT, TRAIN_TIMEOUT, browser, open_tab, screenshot  # noqa: F401
+from test_browser import (  # noqa: F401
+    LOAD_TIMEOUT,
+    TRAIN_TIMEOUT,
+    browser,
+    open_tab,
+    opened,
+    screenshot,
+)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need PyPI playwright")
 expect = sync_api.expect
@@ -28,10 +35,7 @@ def app_url():
 
 def _open(browser, url: str, width: int = 1280):
     context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
-    page.goto(url)
-    expect(page.get_by_text("60,000 train / 10,000 test")).to_be_visible(timeout=LOAD_TIMEOUT)
-    return page
+    return opened(context, url)
 
 
 def _selected(page) -> str:

@@ -25,6 +25,7 @@ from test_browser import (  # noqa: F401
     page,
     predict_panel,
     screenshot,
+    settled,
 )
 
 pytestmark = pytest.mark.browser
@@ -95,6 +96,7 @@ def train(page, epochs: int, run: int, share: int | None = None):
     panel = open_tab(page, "Train")
     expect(panel.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible(
         timeout=LOAD_TIMEOUT)
+    settled(page)  # the load chain's model defaults (epochs 5) arrive before the form is filled
     set_number(panel, "Epochs", epochs)
     if share is not None:
         panel.get_by_text("Lab: make it overfit, or hold it back").click()

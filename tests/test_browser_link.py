@@ -15,6 +15,7 @@ from test_browser import (  # noqa: F401
     expect,
     no_error_toast,
     open_tab,
+    opened,
     screenshot,
 )
 
@@ -27,14 +28,6 @@ def context(browser):
     ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
     yield ctx
     ctx.close()
-
-
-def opened(context, url: str, loaded: str):
-    """A new tab on `url`, once the load chain has shown the dataset (its summary has `loaded`)."""
-    page = context.new_page()
-    page.goto(url)
-    expect(page.get_by_text(loaded).first).to_be_visible(timeout=LOAD_TIMEOUT)
-    return page
 
 
 def form_values(page) -> dict:

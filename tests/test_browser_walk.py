@@ -18,6 +18,7 @@ from test_browser import (  # noqa: F401
     browser,
     draw_shoe,
     no_error_toast,
+    opened,
     screenshot,
 )
 
@@ -36,10 +37,7 @@ def app_url():
 
 def _open(browser, url: str, width: int = 1280, height: int = 1000):
     context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.goto(url)
-    expect(page.get_by_text("60,000 train / 10,000 test")).to_be_visible(timeout=LOAD_TIMEOUT)
-    return page
+    return opened(context, url)
 
 
 def _at(walk, number: int, title: str):

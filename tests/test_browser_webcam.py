@@ -27,6 +27,7 @@ from test_browser import (  # noqa: F401
     expect,
     no_error_toast,
     open_tab,
+    opened,
     screenshot,
     sync_api,
     top_bar,
@@ -89,9 +90,7 @@ def camera_browser(tmp_path_factory):
 def page(camera_browser, app_url):
     """A fresh tab (a fresh app session) on the Dataset tab with your own classes picked."""
     context = camera_browser.new_context(viewport={"width": 1280, "height": 1000})
-    pg = context.new_page()
-    pg.goto(app_url)
-    expect(pg.get_by_text("60,000 train / 10,000 test")).to_be_visible(timeout=LOAD_TIMEOUT)
+    pg = opened(context, app_url)
     train = open_tab(pg, "Train")  # the page's load sets the Train form last: wait for it
     expect(train.get_by_text(re.compile(r"[\d,]+ parameters for Fashion-MNIST"))).to_be_visible(
         timeout=LOAD_TIMEOUT)

@@ -4,7 +4,6 @@ from urllib.parse import parse_qsl
 import pytest
 
 from classifier.serving.train_form import (
-    MAX_NOTES,
     read_link,
     settings_query,
     train_settings,
