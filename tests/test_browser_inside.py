@@ -113,7 +113,7 @@ def drawn_then_inside(page, model):
     """A shoe drawn in Predict for `model`, answered; then the Inside tab's panel."""
     panel, canvas, answers = predict_panel(page, model)
     draw_shoe(page, canvas)
-    expect(answers).to_have_count(3, timeout=30_000)
+    expect(answers).to_have_count(3, timeout=60_000)  # a new run's first answer builds its model
     return open_tab(page, "Inside the network")
 
 
