@@ -127,3 +127,21 @@ def test_a_time_budget_run_draws_seconds_and_ends_on_time():
 def test_a_bad_time_budget_is_refused_with_a_message(seconds):
     with pytest.raises(gr.Error, match="time budget"):
         list(training(None, "mlp", 1, 16, "adam", 0, "cosine", 0.1, seconds))
+
+
+def test_the_loading_page_keeps_epochs_a_student_set_before_it_ended():
+    """A class opening the page together: a student who set Epochs while the busy server was
+    still loading the page keeps them; an untouched form gets the model's own (the page's load
+    chain wires this step, and the form starts from what it compares with)."""
+    session = Session()  # Fashion-MNIST
+    own = train_tab.describe_model("cnn_quick", session)
+    assert train_tab.describe_loaded_model("cnn_quick", 5, 64, session) == own  # untouched
+    assert own[1] != gr.update(value=5)  # so the case below tells the two apart
+    text, epochs, batch = train_tab.describe_loaded_model("cnn_quick", 12, 64, session)
+    assert text == own[0] and epochs == gr.update() and batch == gr.update()
+    assert train_tab.describe_loaded_model("mlp", "5", None, session)[1] == gr.update()  # junk
+    load_chain = [fn for fn in app.demo.fns.values() if fn.name == "describe_loaded_model"]
+    assert len(load_chain) == 1 and [b.label for b in load_chain[0].inputs[:3]] == [
+        "Model", "Epochs", "Batch size"]
+    epochs, batch = load_chain[0].inputs[1:3]
+    assert (epochs.value, batch.value) == (train_tab.START_EPOCHS, train_tab.START_BATCH)

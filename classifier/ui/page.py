@@ -87,8 +87,8 @@ def build() -> gr.Blocks:
             level(dataset_tab.show_dataset), [state, ds.key, ds.show_class, ds.seed], ds.outputs,
             **PRIVATE).then(
             dataset_tab.header, state, active, **PRIVATE).then(  # a link's dataset, named at once
-            train_tab.describe_model, [tr.model_key, state], [tr.model_info, tr.epochs, tr.batch_size],
-            **PRIVATE).then(train_tab.link_form, None, tr.linked, **PRIVATE)
+            train_tab.describe_loaded_model, [tr.model_key, tr.epochs, tr.batch_size, state],
+            [tr.model_info, tr.epochs, tr.batch_size], **PRIVATE).then(train_tab.link_form, None, tr.linked, **PRIVATE)
         class_tab.wire_arrival(loaded, state, tabs, cl)
         dataset_tab.wire(state, active, ds, tr, train_page)
         trained = train_tab.wire(state, active, ds.key, tr, pr, ev)

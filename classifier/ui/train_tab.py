@@ -49,6 +49,25 @@ def describe_model(key, state):
     return model_text(key, state), gr.update(value=epochs), gr.update(value=batch)
 
 
+START_EPOCHS, START_BATCH = 5, 64  # the form as the page first shows it (the MLP's own)
+
+
+def describe_loaded_model(key, epochs, batch, state):
+    """describe_model as the page's load chain reaches it: the model's own epochs and batch size
+    only where the form still shows what the page started with. A student who set them while a
+    busy server was still loading the page (a class opening it together) keeps theirs."""
+    text, own_epochs, own_batch = describe_model(key, state)
+    untouched = _same(epochs, START_EPOCHS) and _same(batch, START_BATCH)
+    return text, own_epochs if untouched else gr.update(), own_batch if untouched else gr.update()
+
+
+def _same(value, start: int) -> bool:
+    try:
+        return float(value) == start
+    except (TypeError, ValueError):
+        return False
+
+
 LINKED = ("epochs", "batch", "lr", "seconds", "data", "wrong")  # the form's values a link sets
 
 
@@ -281,8 +300,8 @@ def create() -> SimpleNamespace:
             model_key = gr.Dropdown([(s.title, k) for k, s in MODELS.items()], value="mlp",
                                     label="Model")
             form = [model_key,
-                    gr.Slider(*FORM["epochs"], value=5, step=1, label="Epochs"),
-                    gr.Dropdown(list(FORM["batch_sizes"]), value=64, label="Batch size"),
+                    gr.Slider(*FORM["epochs"], value=START_EPOCHS, step=1, label="Epochs"),
+                    gr.Dropdown(list(FORM["batch_sizes"]), value=START_BATCH, label="Batch size"),
                     gr.Dropdown(list(FORM["optimizers"]), value="recipe's own", label="Optimizer"),
                     gr.Number(0, label="Learning rate (0 = the recipe's own)"),
                     gr.Dropdown([("cosine decay (fast)", "cosine"), ("constant (the tutorials')", "constant")],
