@@ -388,3 +388,18 @@ def test_stand_out_stays_finite_where_the_surfaces_light_falls_to_nothing():
     black = np.zeros((50, 50, 3), np.float32)
     along, across = cleanup.stand_out(black - 1, black)  # the surface's colour there: 0
     assert np.isfinite(along).all() and np.isfinite(across).all()
+
+
+def test_noise_is_not_called_blank_by_the_garments_clean_up():
+    """Uniform noise is no garment, but not blank to the eye: the message says nothing stands
+    out from its background; a flat grey image stays "blank"."""
+    from classifier.images.errors import BLANK, NOTHING_STANDS_OUT
+    from classifier.images.preprocess import prepare
+    noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    for image in (noise, noise[..., 0]):
+        with pytest.raises(BlankImage) as refused:
+            prepare(Image.fromarray(image), (28, 28, 1), "fashion")
+        assert str(refused.value) == NOTHING_STANDS_OUT
+    with pytest.raises(BlankImage) as refused:
+        prepare(Image.fromarray(np.full((200, 200), 128, np.uint8)), (28, 28, 1), "fashion")
+    assert str(refused.value) == BLANK

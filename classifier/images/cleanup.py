@@ -429,7 +429,7 @@ def garment(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
     photo = np.ptp(light) >= MIN_CONTRAST / 2  # a photo: the paper's light varies
     away = off_background(pixels, photo)
     along, across = stand_out(away, pixels)
-    found = standing_item(np.hypot(along, across))
+    found = standing_item(np.hypot(along, across), plain=np.ptp(gray) < MIN_CONTRAST)
     side = item_side(found, away, signed - light if photo else signed, along)
     if side < 0:  # darker than a dark surface, or lighter than a light one: that side is the ink's
         negate, signed, light = not negate, -signed, -light
@@ -480,14 +480,15 @@ def stand_out(away: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndar
     return along / spread[0], across / spread[1]
 
 
-def standing_item(standing: np.ndarray) -> np.ndarray:
+def standing_item(standing: np.ndarray, plain: bool = True) -> np.ndarray:
     """The mask of what stands out (`stand_out`'s two parts together), by Otsu's threshold halved
     but at least ABOVE_TEXTURE (wood grain stays out), specks dropped. Blank (a plain wall, an
     empty table or bed) when its median stands out less than STANDS_OUT, unless it stands out
     EDGED_OUT and has an edge (`edge_step`): a sheet's folds may stand out as much as a dark
-    coat on dark wood, but they rise softly."""
+    coat on dark wood, but they rise softly. Where nothing stands out at all, "blank" for a
+    `plain` image, else "nothing stands out" (noise, a busy scene: not blank to the eye)."""
     if standing.max() <= ABOVE_TEXTURE:
-        raise BlankImage(BLANK)
+        raise BlankImage(BLANK if plain else NOTHING_STANDS_OUT)
     mask = item_mask(standing)
     height = float(np.median(standing[mask]))
     if height < STANDS_OUT and (height < EDGED_OUT or edge_step(standing, mask) < EDGE_STEP):
