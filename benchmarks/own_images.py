@@ -1,6 +1,7 @@
 """Issues 13 and 27: the shipped models on our own digits, garments and photos, through the predict CLI.
 
     python benchmarks/own_images.py [--model mnist_cnn ...] [--set own_digits ...] [--show-files]
+                                    [--test-pictures N]
 
 The images are assets/own_digits and assets/own_garments (scripts/make_own_images.py): digits
 drawn, printed and photographed in the ways users send them, not from MNIST. Each model gets all
@@ -10,6 +11,10 @@ sure of, and its commonest mistakes. The goal (issue 13) is 0.95 on the digits; 
 0.85 on low-resolution scans and on garments photographed on a surface, and 0.95 of
 assets/own_photos (faces, scenes, objects: real photos that packages ship, copied by
 make_own_images.py) without a sure answer from every model ("not sure", or blank).
+
+--test-pictures N: also the first N test images of each model's dataset as a user would upload
+them (dark on white, scaled up to 112-400 px, PNG), through the same CLI: how many right answers
+get "not sure" (issue 27: at most 2%), and how many wrong ones.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -110,6 +116,44 @@ def print_table(table: dict[str, dict]) -> None:
               f"{t['errors']:>6}  {mistakes}")
 
 
+def test_pictures(folder: Path, n: int) -> None:
+    """The model's first `n` test images as pictures, through the predict CLI: accuracy, and
+    the share of right and of wrong answers that say "not sure"."""
+    os.environ.setdefault("CLASSIFIER_OFFLINE", "1")
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    from PIL import Image
+
+    from classifier.data.datasets import load_dataset
+    meta = json.loads((folder / "metadata.json").read_text())
+    data = load_dataset(meta["dataset"])
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i in range(min(n, len(data.x_test))):
+            side = int(rng.integers(112, 401))
+            path = Path(tmp) / f"{i}.png"
+            Image.fromarray(255 - data.x_test[i, ..., 0]).resize(
+                (side, side), Image.Resampling.BILINEAR).save(path)
+            files.append(str(path))
+        start = time.perf_counter()
+        _, answers = predict_cli(os.path.relpath(folder, ROOT), files)
+        seconds = time.perf_counter() - start
+    right = unsure_right = wrong = unsure_wrong = blank = 0
+    for i, f in enumerate(files):
+        a = answers.get(f, {"error": "no answer"})
+        if "error" in a:
+            blank += 1
+        elif a["label"] == meta["class_names"][int(data.y_test[i])]:
+            right, unsure_right = right + 1, unsure_right + a["unsure"]
+        else:
+            wrong, unsure_wrong = wrong + 1, unsure_wrong + a["unsure"]
+    print(f"\n{folder.name} on {len(files)} of {data.title}'s test images as pictures (dark on "
+          f"white, 112-400 px; {seconds:.1f} s): accuracy {right / len(files):.3f}, nothing read "
+          f"{blank}; not sure of {unsure_right / max(1, right):.1%} of the right answers "
+          f"(goal <= 2%) and {unsure_wrong / max(1, wrong):.1%} of the {wrong} wrong ones")
+
+
 def pairs(models: list[str] | None, sets: list[str] | None) -> list[tuple[str, str]]:
     """(model folder, set) to run: each model with its dataset's set, filtered by --set."""
     folders = [Path(m) if Path(m).is_dir() else MODELS / m for m in models] if models else \
@@ -136,6 +180,8 @@ def main() -> None:
                         help="default: each model's own (digits for MNIST models, garments "
                              "for Fashion-MNIST ones) and the photos")
     parser.add_argument("--show-files", action="store_true", help="print the command whole")
+    parser.add_argument("--test-pictures", type=int, default=0, metavar="N",
+                        help="also N test images of each model's dataset, uploaded as pictures")
     args = parser.parse_args()
     for folder, set_name in pairs(args.model, args.set):
         labels = ROOT / "assets" / set_name / "labels.csv"
@@ -166,6 +212,9 @@ def main() -> None:
             if kind in table:
                 acc = table[kind]["right"] / table[kind]["n"]
                 print(f"  {kind} goal >= {goal}: {'met' if acc >= goal else 'not met'} ({acc:.3f})")
+    if args.test_pictures:
+        for folder in sorted({folder for folder, _ in pairs(args.model, args.set)}):
+            test_pictures(folder, args.test_pictures)
 
 
 if __name__ == "__main__":

@@ -109,3 +109,45 @@ def test_an_answer_reads_and_cleans_its_image_once(monkeypatch):
     np.testing.assert_allclose(list(answer.prediction.probabilities.values()),
                                list(predictor.predict("assets/examples/fashion-sneaker.png").probabilities.values()),
                                atol=1e-5)
+
+
+def test_a_digits_answer_that_changes_for_the_picture_smaller_is_not_sure(monkeypatch):
+    """Issue 27: a digit on paper is the same digit from further away, while the digits'
+    clean-up finds other strokes in a photo at another size: an answer that does not hold for
+    the picture shrunk to each of STEADY_AT (or finds nothing there) is "not sure"."""
+    from PIL import Image
+
+    from classifier.images.errors import BLANK, BlankImage
+    from classifier.inference import predict
+    from classifier.serving.session import shipped_predictor
+    predictor = shipped_predictor("MNIST digits: CNN (shipped)")
+    three, six = (Image.open(f"assets/examples/digit-{d}.png").convert("L").resize((200, 200))
+                  for d in (3, 6))
+    real, asked = predict.prepare, []
+
+    def seen_as(picture, at: float):  # the picture shrunk to `at` cleaned up as `picture`, or nothing
+        def prepare(source, *args):
+            if isinstance(source, Image.Image) and source.size not in ((200, 200), (28, 28)):
+                asked.append(source.size)
+                if source.size == (round(200 * at),) * 2:
+                    if picture is None:
+                        raise BlankImage(BLANK)
+                    return real(picture, *args)
+            return real(source, *args)
+        return prepare
+    monkeypatch.setattr(predict, "prepare", seen_as(None, 0))
+    assert predictor.predict(three).label == "3" and not predictor.predict(three).unsure
+    assert predictor.answer(three).prediction.unsure is False
+    assert sorted(set(asked)) == sorted((round(200 * s),) * 2 for s in predict.STEADY_AT["mnist"])
+    asked.clear()
+    small = predictor.predict("assets/examples/digit-3.png")  # 28x28: no smaller picture to read
+    assert small.label == "3" and not small.unsure and asked == []
+    for picture in (six, None):
+        for at in predict.STEADY_AT["mnist"]:
+            monkeypatch.setattr(predict, "prepare", seen_as(picture, at))
+            assert predictor.predict(three).label == "3" and predictor.predict(three).unsure
+            answer = predictor.answer(three)
+            assert answer.prediction.label == "3" and answer.prediction.unsure
+            assert not answer.shrunk.unsure  # the merely shrunk answer is not checked
+    monkeypatch.setattr(predict, "STEADY_AT", {})  # the check, and only it, made them unsure
+    assert not predictor.predict(three).unsure
