@@ -151,3 +151,17 @@ def test_a_digits_answer_that_changes_for_the_picture_smaller_is_not_sure(monkey
             assert not answer.shrunk.unsure  # the merely shrunk answer is not checked
     monkeypatch.setattr(predict, "STEADY_AT", {})  # the check, and only it, made them unsure
     assert not predictor.predict(three).unsure
+
+
+@pytest.mark.parametrize("mode", ["1", "P", "PA", "LA", "RGBA", "CMYK", "F"])
+def test_a_digit_in_any_image_mode_stays_the_same_sure_digit_further_away(mode):
+    """Shrinking a palette picture blends its indices, not its colours (a 'PA' digit came out
+    blank at every smaller size and was called "not sure")."""
+    from PIL import Image
+
+    from classifier.serving.session import shipped_predictor
+    predictor = shipped_predictor("MNIST digits: CNN (shipped)")
+    dark_on_white = Image.eval(Image.open("assets/examples/digit-3.png").convert("L").resize((200, 200)),
+                               lambda v: 255 - v)
+    answer = predictor.predict(dark_on_white.convert(mode))
+    assert answer.label == "3" and not answer.unsure

@@ -151,6 +151,8 @@ class Predictor:
         left to read. Shares that would make it smaller than the model's input (a 28x28 digit)
         are not checked."""
         batches = []
+        if opened.mode in ("1", "P", "PA"):  # palette indices and bits do not blend
+            opened = opened.convert("RGBA")
         for share in STEADY_AT.get(self.style, ()):
             size = (round(opened.width * share), round(opened.height * share))
             if min(size) < max(self.image_shape[:2]):
