@@ -54,6 +54,21 @@ def test_prediction_handler_answers_a_drawn_one(tmp_path):
     assert text.startswith("1. **1**") and seen.shape == (196, 196)
 
 
+def test_an_unsure_answers_chart_says_so_in_its_title():
+    """A tall bar reads as certainty: the chart of a "not sure" answer says it too (a portrait to
+    the digits model), a digit's does not."""
+    import matplotlib
+    portrait = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    photo = {"background": None, "layers": [], "composite": np.asarray(Image.open(portrait))}
+    update, text, *_ = predict_tab.show_prediction(Session(), "MNIST digits: CNN (shipped)", photo)
+    assert "I am not sure" in text and update["title"].endswith(", not sure")
+    three = np.asarray(Image.open("assets/examples/digit-3.png").resize((280, 280)))
+    update, text, *_ = predict_tab.show_prediction(Session(), "MNIST digits: CNN (shipped)",
+                                                   {"background": None, "layers": [], "composite": three})
+    assert update["title"].startswith("Top answer: 3") and "not sure" not in update["title"]
+    assert "I am not sure" not in text
+
+
 def test_prediction_handler_answers_a_drawn_shoe():
     from PIL import ImageDraw
     img = Image.new("L", (280, 280), 0)  # toe to the left, heel to the right, as in the data

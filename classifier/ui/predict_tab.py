@@ -132,7 +132,8 @@ def _answer(session: Session, model_name, image, epoch):
         raise gr.Error(str(exc))
     at = f" (weights after epoch {int(epoch)})" if weights is not None else ""
     bars = gr.update(value=figures.probability_frame(pred.probabilities), sort=list(pred.probabilities),
-                     title=f"Top answer: {pred.label} {pred.probabilities[pred.label]:.1%}{at}")
+                     title=f"Top answer: {pred.label} {pred.probabilities[pred.label]:.1%}{at}"
+                           + (", not sure" if pred.unsure else ""))
     text = (words.top_line(pred, LOW_CONFIDENCE, predictor.meta.get("dataset"))
             + words.shrunk_line(raw, pred)
             + words.why_line(why.method, pred.label))
