@@ -196,4 +196,3 @@ class Predictor:
             unsure = not steady(int(p.argmax()))
         return Prediction(dict(zip(self.class_names, map(float, p))), prepared.seen,
                           prepared.inverted, unsure)
-
