@@ -328,10 +328,11 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--flip", action="store_true",
                             help="also train on each image's mirror image (garments, photos; "
                                  "never digits)")
-            sp.add_argument("--augment", choices=("shift", "flip_shift", "digits"),
+            sp.add_argument("--augment", choices=("shift", "flip_shift", "digits", "garments"),
                             help="random changes each epoch: moves of up to 2 px, and for "
                                  "flip_shift mirror images too; digits: rotations, scale, shear, "
-                                 "stroke width, never mirrors (classifier/training/augment.py)")
+                                 "stroke width, never mirrors; garments: flip_shift, and some items' "
+                                 "shading evened out as in a photo (classifier/training/augment.py)")
             sp.add_argument("--data-share", type=float, default=1.0,
                             help="the lab: train on this share of the training images (0.01: "
                                  "600 of Fashion-MNIST's, to see overfitting)")

@@ -118,3 +118,43 @@ def test_digit_changes_blur_some_images_and_scan_some_at_low_resolution(monkeypa
     plain = grey(low_res=0, blur=0)
     assert grey(low_res=1, blur=0) > 3 * plain / 2 and grey(low_res=0, blur=1) > 3 * plain / 2
     assert plain < grey() < grey(low_res=1, blur=1)  # the shipped shares: some images, not all
+
+
+def test_a_flattened_garment_loses_its_shading_and_keeps_its_silhouette():
+    import tensorflow as tf
+
+    from classifier.training.augment import flattened
+    x = np.zeros((3, 28, 28, 1), np.float32)
+    x[:, 4:24, 8:20] = np.linspace(60, 255, 12)[None, None, :, None]  # shaded from left to right
+    x[:, 12, 14] = 0  # a dark seam one pixel wide: closed
+    out = flattened(tf.constant(x), tf.constant([0.0, 1.0, 0.5]), tf.constant([1.0, 1.0, 0.5])).numpy()
+    item = x[0] > 0
+    assert np.all(out[0][4:24, 8:20] == 255) and not out[0][~item & (np.arange(28)[:, None, None] != 12)].any()
+    assert np.array_equal(out[1][item], x[1][item])  # keeping all of it at full brightness: as it was
+    half = out[2][4:24, 8:20, 0]  # half its shading at half its brightness
+    assert half.max() == pytest.approx(127.5) and half[:, 0] == pytest.approx(0.5 * (127.5 + 0.5 * 60))
+    assert not out[:, :4].any() and not out[:, :, :8].any()  # black stays black
+
+
+def test_garment_changes_flatten_a_share_of_the_items_and_mirror_or_move_the_rest(monkeypatch):
+    import tensorflow as tf
+
+    from classifier.training import augment
+    x = np.zeros((64, 28, 28, 1), np.uint8)
+    x[:, 4:24, 8:20] = np.linspace(60, 255, 12).astype(np.uint8)[None, None, :, None]
+    shades = set(np.unique(x))
+
+    def changed(share):
+        monkeypatch.setattr(augment, "GARMENTS", {**augment.GARMENTS, "flat": share})
+        out = random_change("garments", seed=1)(tf.constant(x), tf.constant(5, tf.int64)).numpy()
+        assert out.dtype == np.uint8 and out.shape == x.shape
+        return out, np.array([not set(np.unique(o)) <= shades for o in out])  # new grey levels
+    out, flat = changed(0.5)
+    assert 16 <= flat.sum() <= 48  # about half of them
+    for o, f in zip(out, flat):  # a flattened item's row is nearly as bright as its brightest
+        row = o[14, :, 0].astype(float)
+        inside = row[row > 0.3 * row.max()]  # (soft edges left out): the original's 0.65 of it
+        assert (inside.mean() / inside.max() > 0.72) == f
+        assert 200 <= (o > 0).sum() <= 400  # its 240 pixels still there, edges softened at most
+    out, flat = changed(0.0)
+    assert not flat.any() and sum(not np.array_equal(o, x[0]) for o in out) > 40  # moved, mirrored

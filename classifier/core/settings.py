@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 MAX_BUDGET_SECONDS = 24 * 3600
-AUGMENTATIONS = (None, "flip", "shift", "flip_shift", "digits")  # classifier/training/augment.py
+AUGMENTATIONS = (None, "flip", "shift", "flip_shift", "digits", "garments")  # classifier/training/augment.py
 
 
 @dataclass
