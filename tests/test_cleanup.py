@@ -180,6 +180,26 @@ def test_garment_keeps_a_fashion_mnist_image_as_it_is():
     np.testing.assert_array_equal(seen, item.astype(np.uint8))
 
 
+def test_a_garment_shrunk_to_28_px_is_sharpened_as_fashion_mnists_were(monkeypatch):
+    shirt = np.zeros((280, 280), np.float32)
+    shirt[:, 60:220] = 200  # a shirt 280 px tall, 160 wide
+    shirt[:, 140:145] = 120  # its button placket, half a pixel wide at 28 px: pixel 14
+
+    def placket(item):  # how much darker the placket's column is than the shirt beside it
+        seen, _ = garment(item)
+        return float(seen[5:23, 12].mean() - seen[5:23, 14].mean()), seen
+    sharp, seen = placket(shirt)
+    monkeypatch.setattr(cleanup, "SHARPEN", 0.0)
+    soft, plain = placket(shirt)
+    assert soft == pytest.approx(40, abs=3) and sharp > 1.4 * soft  # the seam stands out again
+    assert seen.max() == plain.max() == 200  # within the item's own brightness
+    assert np.array_equal(seen > 0, plain > 0)  # the black around it stays black
+    small = shirt[::7, ::7]  # the same shirt 40 px tall: hardly shrunk, not sharpened
+    unsharpened = garment(small)[0]
+    monkeypatch.setattr(cleanup, "SHARPEN", 4.0)
+    assert np.array_equal(garment(small)[0], unsharpened)
+
+
 def test_garment_drops_specks_but_keeps_a_sandals_straps():
     sandal = np.zeros((100, 100), np.float32)
     sandal[70:80, 10:90] = 200  # sole
