@@ -467,7 +467,7 @@ def sharpened(patch: np.ndarray, peak: float) -> np.ndarray:
     unsharp masking, SHARPEN times the patch's difference from itself blurred by SHARPEN_SIGMA
     px (black around it), kept within [0, peak]. Seams, a collar, a shoe's sole: the details the
     shrinking blurs, and that the models learnt from."""
-    blur = ndi.gaussian_filter(np.pad(patch, 3), SHARPEN_SIGMA, mode="constant")[3:-3, 3:-3]
+    blur = ndi.gaussian_filter(patch, SHARPEN_SIGMA, mode="constant")
     return np.clip(patch + SHARPEN * (patch - blur), 0, peak)
 
 
