@@ -173,11 +173,26 @@ def test_digit_of_an_mnist_image_keeps_it():
 
 def test_garment_keeps_a_fashion_mnist_image_as_it_is():
     item = np.zeros((28, 28), np.float32)
-    item[:, 6:23] = np.rint(np.linspace(30, 200, 17))  # touches top and bottom: longest side already 28
+    item[:, 6:23] = np.rint(np.linspace(30, 255, 17))  # touches top and bottom: longest side already 28
     item[0, 6] = 3  # a faint corner pixel is part of the item, as in Fashion-MNIST
     seen, negated = garment(item)
     assert not negated
     np.testing.assert_array_equal(seen, item.astype(np.uint8))
+
+
+def test_a_dim_garment_is_made_as_bright_as_every_fashion_mnist_item():
+    # every one of Fashion-MNIST's 60,000 training images has its brightest pixel at 254 or 255;
+    # a grey boot on a beige table stands out from it by 100 grey levels at most
+    item = np.zeros((28, 28), np.float32)
+    item[:, 6:23] = np.linspace(20, 100, 17)
+    seen, _ = garment(item)
+    assert seen.max() == 254  # (254: a Fashion-MNIST image with it at 254 comes out as it went in)
+    np.testing.assert_allclose(seen[:, 6:23], item[:, 6:23] * 2.54, atol=1)  # its shading kept
+    photo = np.full((300, 400, 3), (200, 190, 170), np.float32)  # a beige table, unevenly lit
+    photo *= np.linspace(0.9, 1.05, 400)[None, :, None]
+    photo[60:240, 120:280] = 110  # a grey item 90 levels darker than the table
+    seen, negated = garment(photo)
+    assert negated and seen.max() >= 254 and (seen > 200).mean() > 0.3
 
 
 def test_a_garment_shrunk_to_28_px_is_sharpened_as_fashion_mnists_were(monkeypatch):
@@ -191,8 +206,8 @@ def test_a_garment_shrunk_to_28_px_is_sharpened_as_fashion_mnists_were(monkeypat
     sharp, seen = placket(shirt)
     monkeypatch.setattr(cleanup, "SHARPEN", 0.0)
     soft, plain = placket(shirt)
-    assert soft == pytest.approx(40, abs=3) and sharp > 1.4 * soft  # the seam stands out again
-    assert seen.max() == plain.max() == 200  # within the item's own brightness
+    assert soft == pytest.approx(40 * 254 / 200, abs=4) and sharp > 1.4 * soft  # the seam stands out again
+    assert plain.max() == 254 and seen.max() <= 255  # within Fashion-MNIST's brightness
     assert np.array_equal(seen > 0, plain > 0)  # the black around it stays black
     small = shirt[::7, ::7]  # the same shirt 40 px tall: hardly shrunk, not sharpened
     unsharpened = garment(small)[0]

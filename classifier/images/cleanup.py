@@ -46,9 +46,11 @@
   a photo's item is what stands out in grey and from the surface's texture.
 * **placement** (MNIST's own recipe, LeCun et al.): the ink's box fitted into 20x20 keeping its
   aspect ratio, then moved by whole pixels so its centre of mass is at (14, 14). Garments
-  (Xiao et al. 2017): the longest edge scaled to 28, sharpened (`sharpened`: their "Gaussian
-  operator of radius and standard deviation 1.0") when it was shrunk from 56 px or more, and the
-  box centred.
+  (Xiao et al. 2017): the longest edge scaled to 28 and the brightest pixel set to 254-255 (as
+  every one of Fashion-MNIST's 60,000 training images has it: a grey boot on a beige table, 100
+  levels from it, is no dimmer a boot), sharpened (`sharpened`: their
+  "Gaussian operator of radius and standard deviation 1.0") when it was shrunk from 56 px or
+  more, and the box centred.
 """
 from __future__ import annotations
 
@@ -90,6 +92,8 @@ ABOVE_TEXTURE = 2.0  # a garment's pixels stand out at least this many times (wo
 PAPER_SHARE = 0.25  # a light region this share of the image, inside a dark border, may be paper
 PAGE_SOLIDITY = 0.97  # ... if it fills this share of its convex hull (30 made photos of sheets:
                      # 0.987-0.999; two fat loops of an '8': 0.95)
+FASHION_PEAK = 254.0  # garments' brightest pixel is set to at least this (every one of Fashion-
+                     # MNIST's 60,000 training images has its brightest at 254 or 255)
 SHARPEN = 1.0  # garments shrunk to 28 px are sharpened as Fashion-MNIST's were (`sharpened`):
 SHARPEN_SIGMA = 1.0  # unsharp masking by this much, over a Gaussian of this sigma (px),
 SHARPEN_FROM = 56  # when the item was at least this many pixels long (shrunk 2x or more)
@@ -451,24 +455,22 @@ def garment(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
     else:  # a drawing or a Fashion-MNIST image: every pixel above the paper's noise is the item
         spread = 1.4826 * float(np.median(np.abs(border_of(ink) - np.median(border_of(ink)))))
         mask = main_strokes(ink >= max(3 * spread, 1.0), SPECK_SHARE, drop_edge=False)
-    ink = filled_outline(ink, mask)
-    peak = float(ink.max())
-    item = trim(ink, mask)
-    patch = fitted(item, 28, peak, keep_strokes=False)
+    item = trim(filled_outline(ink, mask), mask)
+    patch = fitted(item, 28, float(np.clip(item.max(), FASHION_PEAK, 255)), keep_strokes=False)
     if max(item.shape) >= SHARPEN_FROM:
-        patch = sharpened(patch, peak)
+        patch = sharpened(patch)
     # Fashion-MNIST rounds an odd margin toward the bottom and right
     return paste(patch, -(-(28 - patch.shape[0]) // 2), -(-(28 - patch.shape[1]) // 2)), negate
 
 
-def sharpened(patch: np.ndarray, peak: float) -> np.ndarray:
+def sharpened(patch: np.ndarray) -> np.ndarray:
     """A garment shrunk to 28 px sharpened as Fashion-MNIST's items were after their own shrinking
     (Xiao et al. 2017: "a Gaussian operator of the radius and standard deviation of 1.0"):
     unsharp masking, SHARPEN times the patch's difference from itself blurred by SHARPEN_SIGMA
-    px (black around it), kept within [0, peak]. Seams, a collar, a shoe's sole: the details the
+    px (black around it), kept within [0, 255]. Seams, a collar, a shoe's sole: the details the
     shrinking blurs, and that the models learnt from."""
     blur = ndi.gaussian_filter(patch, SHARPEN_SIGMA, mode="constant")
-    return np.clip(patch + SHARPEN * (patch - blur), 0, peak)
+    return np.clip(patch + SHARPEN * (patch - blur), 0, 255)
 
 
 def off_background(pixels: np.ndarray, photo: bool) -> np.ndarray:

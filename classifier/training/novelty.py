@@ -128,8 +128,10 @@ def build_gate():
 
 def varied(x: np.ndarray, style: str, rng) -> np.ndarray:
     """The dataset's own images as users' images come out of the clean-up: moved by up to 2 px,
-    dimmer (a photo's item is rarely at full ink), mirrored for garments; digits also turned,
-    scaled and sheared as the shipped digits model trains (augment.py "digits")."""
+    mirrored for garments; digits also turned, scaled and sheared as the shipped digits model
+    trains (augment.py "digits"), and half of them dimmer (0.7-1), as the shipped digits' gate
+    learnt. Garments never: the clean-up sets an item's brightest pixel to 254-255, as every
+    Fashion-MNIST image has it."""
     n = len(x)
     if style == "mnist":
         import tensorflow as tf
@@ -146,6 +148,8 @@ def varied(x: np.ndarray, style: str, rng) -> np.ndarray:
     rows = dy[:, None] + np.arange(28)
     cols = dx[:, None] + np.arange(28)
     x = pad[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    if style != "mnist":
+        return x
     level = np.where(rng.random(n) < 0.5, 1.0, rng.uniform(0.7, 1.0, n)).astype(np.float32)
     return np.clip(x * level[:, None, None, None], 0, 255).astype(np.uint8)
 
