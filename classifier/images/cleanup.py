@@ -48,9 +48,8 @@
   aspect ratio, then moved by whole pixels so its centre of mass is at (14, 14). Garments
   (Xiao et al. 2017): the longest edge scaled to 28 and the brightest pixel set to 254-255 (as
   every one of Fashion-MNIST's 60,000 training images has it: a grey boot on a beige table, 100
-  levels from it, is no dimmer a boot), sharpened (`sharpened`: their
-  "Gaussian operator of radius and standard deviation 1.0") when it was shrunk from 56 px or
-  more, and the box centred.
+  levels from it, is no dimmer a boot), sharpened (`sharpened`: their "Gaussian operator of
+  radius and standard deviation 1.0") when it was shrunk from 56 px or more, and the box centred.
 """
 from __future__ import annotations
 

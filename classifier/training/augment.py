@@ -35,7 +35,7 @@ DIGIT_BOX = 20  # px: an MNIST digit's box in its 28x28 image
 # and seams; the shipped CNN read 2,000 test items flattened so at 0.68 (0.94 as they are). A
 # share `flat` of the items (after "flip_shift") keeps only `keep` of its shading (the rest lifted
 # to its brightest) and is blurred by `blur_sigma` px; its brightest pixel stays, as the clean-up
-# sets every item's to 255. Not what the shipped CNN trains with (BENCHMARKS.md section 18)
+# sets every item's to 254-255. Not what the shipped CNN trains with (BENCHMARKS.md section 18)
 GARMENTS = dict(flat=0.25, keep=(0.0, 0.5), blur_sigma=(0.2, 0.7))
 
 
